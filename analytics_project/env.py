@@ -1,0 +1,74 @@
+"""Typed readers for environment variables.
+
+Each one raises ImproperlyConfigured naming the variable, so a bad value stops the server at start
+instead of surfacing as a confusing error on the first request.
+"""
+
+import os
+import re
+from datetime import timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_RATE = re.compile(r"^\d+/\d*[smhd]$")
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_DURATION_UNITS = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def is_rate(value: str) -> bool:
+    """A django-ratelimit rate such as ``600/m`` or ``20/h``."""
+    return bool(_RATE.match(value))
+
+
+def env_rate(name: str, default: str) -> str:
+    value = os.environ.get(name, default).strip()
+    if not is_rate(value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 600/m or 20/h, got {value!r}")
+    return value
+
+
+def parse_duration(value: str) -> timedelta:
+    """``90``, ``90s``, ``15m``, ``24h``, ``30d`` -> timedelta; ValueError otherwise."""
+    match = _DURATION.match(value.strip().lower())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 24h, 30d)")
+    amount, unit = match.groups()
+    return timedelta(**{_DURATION_UNITS[unit]: int(amount)})

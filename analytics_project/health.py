@@ -1,0 +1,62 @@
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+HealthOutput = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
+        "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
+    },
+)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception as exc:  # any driver error means "not usable", which is what we report
+        logger.warning("health: database check failed (%s)", exc.__class__.__name__)
+        return False
+
+
+def _cache_ok() -> bool:
+    probe = uuid.uuid4().hex
+    try:
+        cache.set("health-probe", probe, timeout=10)
+        return cache.get("health-probe") == probe
+    except Exception as exc:  # any cache client error
+        logger.warning("health: cache check failed (%s)", exc.__class__.__name__)
+        return False
+
+
+class HealthViewSet(viewsets.ViewSet):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Health check",
+        description="200 while the database answers (status `degraded` if only the cache is down); "
+        "503 when the database is unreachable.",
+        responses={200: HealthOutput, 503: HealthOutput},
+        auth=[],
+    )
+    def list(self, request):
+        database, cache_ok = _database_ok(), _cache_ok()
+        status = "ok" if database and cache_ok else "degraded" if database else "unavailable"
+        body = {"status": status, "database": _word(database), "cache": _word(cache_ok)}
+        return Response(body, status=200 if database else 503)
+
+
+def _word(ok: bool) -> str:
+    return "ok" if ok else "unavailable"

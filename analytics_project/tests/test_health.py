@@ -1,0 +1,76 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apikeys import keys
+from apikeys.keys import KeyKind
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_health_is_200_with_database_and_cache_up(api_client, db):
+    response = api_client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def run_with_environment(code: str, **env) -> subprocess.CompletedProcess:
+    """Run Django in a fresh process with its own environment: a really unreachable database."""
+    environment = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "SQLITE_PATH")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+CLIENT_REQUESTS = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client()
+out = {}
+for path in ["/health", "/api/auth/keys"]:
+    response = client.get(path, HTTP_X_API_KEY="sk_" + "a" * 46)
+    out[path] = [response.status_code, response.json(), response.headers.get("Retry-After")]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    [
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing", "DB_CONNECT_TIMEOUT": "2"},
+        {"SQLITE_PATH": "/nonexistent-directory/db.sqlite3"},
+    ],
+    ids=["postgresql", "sqlite"],
+)
+def test_health_and_api_are_503_with_the_database_unreachable(unreachable):
+    result = run_with_environment(CLIENT_REQUESTS, DJANGO_SETTINGS_MODULE="analytics_project.settings", **unreachable)
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    status, body, _ = answers["/health"]
+    assert status == 503
+    assert body["database"] == "unavailable"
+    api_status, api_body, _ = answers["/api/auth/keys"]
+    # The malformed key is refused before any database work; a well-formed one would need the database.
+    assert api_status == 401 and api_body["code"] == "invalid_api_key"
+    assert "Traceback" not in result.stdout
+
+
+def test_api_answers_503_with_retry_after_when_the_database_is_down():
+    code = CLIENT_REQUESTS.replace('"sk_" + "a" * 46', repr(keys.generate(KeyKind.SECRET).raw))
+    result = run_with_environment(code, SQLITE_PATH="/nonexistent-directory/db.sqlite3")
+    status, body, retry_after = json.loads(result.stdout.strip().splitlines()[-1])["/api/auth/keys"]
+    assert status == 503
+    assert body["code"] == "database_unavailable"
+    assert int(retry_after) > 0
+
+
+def test_health_reports_a_dead_cache_as_degraded_but_200(api_client, db, dead_redis):
+    response = api_client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from analytics_project.health import HealthViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("health", HealthViewSet, basename="health")
+
+urlpatterns = [
+    path("", include("apikeys.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *router.urls,
+]
+
+handler404 = "analytics_project.views.not_found"
+handler500 = "analytics_project.views.server_error"

@@ -1,0 +1,149 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from apikeys import services
+from apikeys.keys import KeyKind
+from apikeys.models import ApiKey, App
+from apikeys.selectors import usable_keys_q
+
+
+def _show_issued_keys(request, modeladmin, issued: list[services.IssuedKey], title: str):
+    """Render new keys straight into the response: never into messages, sessions or cookies, which persist."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "issued": issued,
+        "opts": modeladmin.model._meta,
+    }
+    response = TemplateResponse(request, "admin/apikeys/issued_keys.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ["prefix", "kind", "name", "status", "expires_at", "last_used_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner_email", "timezone", "key_count", "created_at"]
+    search_fields = ["name", "owner_email", "id"]
+    readonly_fields = ["id", "created_at"]
+    fields = ["id", "name", "owner_email", "domains", "timezone", "created_at"]
+    inlines = [ApiKeyInline]
+    actions = ["create_secret_key", "create_publishable_key"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(key_count=Count("api_keys"))
+
+    @admin.display(ordering="key_count", description="keys")
+    def key_count(self, obj):
+        return obj.key_count
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting an app deletes its whole event history; that is `purge_events`' job, with a dry run.
+        return False
+
+    def _create_keys(self, request, queryset, kind: KeyKind):
+        issued = [services.api_key_create(app=app, kind=kind, name="created in admin") for app in queryset]
+        return _show_issued_keys(request, self, issued, f"New {kind} keys")
+
+    @admin.action(description="Create a secret key (shown once)")
+    def create_secret_key(self, request, queryset):
+        return self._create_keys(request, queryset, KeyKind.SECRET)
+
+    @admin.action(description="Create a publishable key (shown once)")
+    def create_publishable_key(self, request, queryset):
+        return self._create_keys(request, queryset, KeyKind.PUBLISHABLE)
+
+
+class KeyStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("usable", "usable"), ("revoked", "revoked or expired")]
+
+    def queryset(self, request, queryset):
+        usable = usable_keys_q(timezone.now())
+        if self.value() == "usable":
+            return queryset.filter(usable)
+        if self.value() == "revoked":
+            return queryset.exclude(usable)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "app", "kind", "name", "status", "last_used_at", "expires_at", "created_at"]
+    list_filter = ["kind", KeyStatusFilter]
+    list_select_related = ["app"]
+    search_fields = ["lookup_id", "name", "app__name"]
+    fields = [
+        "prefix",
+        "app",
+        "kind",
+        "name",
+        "status",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "replaced_by",
+        "ingest_rate",
+        "report_rate",
+    ]
+    readonly_fields = [
+        "prefix",
+        "app",
+        "kind",
+        "status",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "replaced_by",
+    ]
+    actions = ["revoke_keys", "rotate_keys"]
+
+    def has_add_permission(self, request):
+        return False  # keys are made by the App actions, the API or `create_key`, which show them once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row is the audit trail of who could send data
+
+    @admin.display(description="status")
+    def status(self, obj):
+        return obj.status.label
+
+    @admin.action(description="Revoke now")
+    def revoke_keys(self, request, queryset):
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+    @admin.action(description="Rotate (new key shown once; old works for the default grace period)")
+    def rotate_keys(self, request, queryset):
+        issued, skipped = [], []
+        for api_key in queryset:
+            try:
+                issued.append(services.api_key_rotate(api_key=api_key))
+            except services.KeyNotRotatable:
+                skipped.append(api_key.prefix)
+        if skipped:
+            self.message_user(
+                request, f"Not rotated (already revoked or expired): {', '.join(skipped)}", messages.WARNING
+            )
+        if not issued:
+            return None
+        return _show_issued_keys(request, self, issued, "Rotated keys")

@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from analytics_project.client_ip import client_ip
+from apikeys.models import KeyStatus
+from apikeys.selectors import api_key_authenticate
+from apikeys.services import api_key_touch
+from apikeys.throttling import rate_limit_wait
+
+QUERY_STRING_KEY_NAMES = ("apiKey", "api_key", "apikey", "key", "writeKey")
+
+
+def raw_key_from_headers(request) -> str | None:
+    key = request.META.get("HTTP_X_API_KEY", "").strip()
+    if key:
+        return key
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; never a query string (it ends up in logs).
+
+    Failed attempts are counted per client IP (AUTH_FAILURE_RATE); past the limit every failing attempt
+    from that IP gets 429 instead of 401, so keys cannot be probed at speed. Only failures touch the
+    counter: a working key costs no cache round trip and is never locked out by another client
+    behind the same address.
+    """
+
+    def authenticate(self, request):
+        if any(name in request.query_params for name in QUERY_STRING_KEY_NAMES):
+            raise exceptions.ParseError(
+                "API keys are not accepted in the query string; send the X-API-Key header.",
+                code="key_in_query_string",
+            )
+        raw_key = raw_key_from_headers(request)
+        if raw_key is None:
+            return None
+        return self.authenticate_key(request, raw_key)
+
+    def authenticate_key(self, request, raw_key: str):
+        api_key = api_key_authenticate(raw_key=raw_key)
+        status = api_key.status if api_key is not None else None
+        if status not in (KeyStatus.ACTIVE, KeyStatus.ROTATING):
+            if wait := self._failure_wait(request):
+                raise exceptions.Throttled(wait=wait, detail="Too many failed authentication attempts.")
+            raise self._failure(status)
+        api_key_touch(api_key=api_key)
+        # The request log line names the app and the masked key, never the key itself.
+        request._request.uea_api_key = api_key
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+    @staticmethod
+    def _failure_wait(request) -> int | None:
+        return rate_limit_wait(
+            request, group="auth-failure", key=client_ip(request), rate=settings.AUTH_FAILURE_RATE, fail_open=True
+        )
+
+    @staticmethod
+    def _failure(status: KeyStatus | None) -> exceptions.AuthenticationFailed:
+        if status == KeyStatus.REVOKED:
+            return exceptions.AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+        if status == KeyStatus.EXPIRED:
+            return exceptions.AuthenticationFailed("This API key has expired.", code="api_key_expired")
+        return exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_api_key")

@@ -1,0 +1,94 @@
+import uuid
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone as django_timezone
+
+from apikeys.keys import KeyKind, mask
+from apikeys.validators import validate_domains, validate_rate, validate_timezone
+
+
+class App(models.Model):
+    """A website or mobile app: the tenant every event, key and report belongs to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    owner_email = models.EmailField()
+    domains = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_domains],
+        help_text="Host names the browser tracker may send from; empty allows any origin.",
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KeyStatus(models.TextChoices):
+    ACTIVE = "active"
+    ROTATING = "rotating", "rotating (grace period)"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class ApiKey(models.Model):
+    """An API key's metadata. The key itself is never stored: only its lookup id and SHA-256 digest."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="api_keys")
+    kind = models.CharField(max_length=16, choices=[(k.value, k.value) for k in KeyKind])
+    name = models.CharField(max_length=100, blank=True)
+    lookup_id = models.CharField(max_length=8, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set in the future by a rotation with a grace period: the key works until then.
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces", editable=False
+    )
+    ingest_rate = models.CharField(
+        max_length=16, blank=True, validators=[validate_rate], help_text="Overrides INGEST_RATE, e.g. 100/m."
+    )
+    report_rate = models.CharField(
+        max_length=16, blank=True, validators=[validate_rate], help_text="Overrides REPORT_RATE, e.g. 60/m."
+    )
+
+    class Meta:
+        ordering = ["app", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.prefix
+
+    @property
+    def prefix(self) -> str:
+        return mask(self.kind, self.lookup_id)
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind == KeyKind.SECRET
+
+    def status_at(self, now: datetime) -> KeyStatus:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return KeyStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return KeyStatus.EXPIRED
+        if self.revoked_at is not None:
+            return KeyStatus.ROTATING
+        return KeyStatus.ACTIVE
+
+    @property
+    def status(self) -> KeyStatus:
+        return self.status_at(django_timezone.now())
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status in (KeyStatus.ACTIVE, KeyStatus.ROTATING)

@@ -1,0 +1,141 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from analytics_project.serializers import StrictSerializer
+from apikeys.keys import KeyKind
+from apikeys.validators import validate_domains, validate_rate, validate_timezone
+
+MAX_GRACE_SECONDS = 30 * 24 * 3600
+
+
+class RegisterInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    ownerEmail = serializers.EmailField(source="owner_email")
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=253), required=False, default=list, max_length=100
+    )
+    timezone = serializers.CharField(required=False, default="UTC", max_length=64)
+
+    def validate_domains(self, value):
+        value = [domain.strip().lower() for domain in value]
+        _run_django_validator(validate_domains, value)
+        return value
+
+    def validate_timezone(self, value):
+        _run_django_validator(validate_timezone, value)
+        return value
+
+
+class RegisterOutput(serializers.Serializer):
+    appId = serializers.UUIDField(source="app.id")
+    name = serializers.CharField(source="app.name")
+    apiKey = serializers.CharField(source="secret_key.raw", help_text="Secret key. Shown this once only.")
+    publishableKey = serializers.CharField(
+        source="publishable_key.raw", help_text="Publishable key for browsers. Shown this once only."
+    )
+    keyPrefix = serializers.CharField(source="secret_key.api_key.prefix")
+    expiresAt = serializers.DateTimeField(source="secret_key.api_key.expires_at", allow_null=True)
+
+
+class ApiKeyOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=[k.value for k in KeyKind])
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's public part, e.g. `sk_AbCd1234…`.")
+    status = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(
+        source="revoked_at", allow_null=True, help_text="In the future while a rotated key is in its grace period."
+    )
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    replacedBy = serializers.UUIDField(source="replaced_by_id", allow_null=True)
+    ingestRate = serializers.CharField(source="ingest_rate")
+    reportRate = serializers.CharField(source="report_rate")
+
+
+class IssuedKeyOutput(serializers.Serializer):
+    apiKey = serializers.CharField(source="raw", help_text="The new key. Shown this once only.")
+    key = ApiKeyOutput(source="api_key")
+
+
+class AppOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    ownerEmail = serializers.EmailField(source="owner_email")
+    domains = serializers.ListField(child=serializers.CharField())
+    timezone = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class CurrentKeyOutput(serializers.Serializer):
+    app = AppOutput()
+    key = ApiKeyOutput(help_text="The key this request was made with.")
+    keys = ApiKeyOutput(many=True, help_text="Every key of the app, newest first.")
+
+
+class CreateKeyInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in KeyKind])
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    expiresInDays = serializers.IntegerField(
+        source="ttl_days",
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text="Days until the key expires; 0 = never. Default API_KEY_TTL_DAYS (365).",
+    )
+    ingestRate = serializers.CharField(source="ingest_rate", required=False, default="", allow_blank=True)
+    reportRate = serializers.CharField(source="report_rate", required=False, default="", allow_blank=True)
+
+    def validate_ingestRate(self, value):
+        if value:
+            _run_django_validator(validate_rate, value)
+        return value
+
+    validate_reportRate = validate_ingestRate
+
+
+class RegenerateInput(StrictSerializer):
+    graceSeconds = serializers.IntegerField(
+        source="grace_seconds",
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_SECONDS,
+        help_text="How long the old key keeps working; 0 revokes it at once. Default 86400 (24 h).",
+    )
+
+    def validate(self, attrs):
+        attrs.setdefault("grace_seconds", settings.API_KEY_ROTATION_GRACE_SECONDS)
+        return attrs
+
+
+class RevokeInput(StrictSerializer):
+    apiKey = serializers.CharField(source="raw_key", required=False, help_text="The full key to revoke.")
+    keyId = serializers.UUIDField(source="key_id", required=False, help_text="Or the key's id.")
+    regenerate = serializers.BooleanField(
+        required=False, default=False, help_text="Also issue a replacement key of the same kind."
+    )
+
+    def validate(self, attrs):
+        if ("raw_key" in attrs) == ("key_id" in attrs):
+            raise serializers.ValidationError("Send exactly one of apiKey or keyId.")
+        return attrs
+
+
+class RotationOutput(serializers.Serializer):
+    apiKey = serializers.CharField(source="raw", help_text="The new key. Shown this once only.")
+    key = ApiKeyOutput(source="api_key")
+    previousKey = ApiKeyOutput(source="api_key.replaces", help_text="The rotated key, with its grace end in revokedAt.")
+
+
+class RevokeOutput(serializers.Serializer):
+    revoked = ApiKeyOutput()
+    replacement = IssuedKeyOutput(required=False, allow_null=True)
+
+
+def _run_django_validator(validator, value):
+    try:
+        validator(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None

@@ -1,0 +1,177 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from apikeys import services
+from apikeys.models import ApiKey
+from apikeys.selectors import api_key_authenticate, app_keys_list
+from apikeys.serializers import (
+    ApiKeyOutput,
+    CreateKeyInput,
+    CurrentKeyOutput,
+    IssuedKeyOutput,
+    RegenerateInput,
+    RegisterInput,
+    RegisterOutput,
+    RevokeInput,
+    RevokeOutput,
+    RotationOutput,
+)
+from apikeys.throttling import KeyManagementRateThrottle, RegistrationRateThrottle
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a new key must not sit in any cache
+
+
+class RegistrationOpen(BasePermission):
+    message = "Registration is closed on this server; ask an operator for an app."
+    code = "registration_closed"
+
+    def has_permission(self, request, view) -> bool:
+        return settings.REGISTRATION_OPEN
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Register an app",
+        description="Creates an app with a secret and a publishable key. The keys are shown this once only.",
+        request=RegisterInput,
+        responses={201: RegisterOutput},
+        auth=[],
+        examples=[
+            OpenApiExample(
+                "Register",
+                value={"name": "My site", "ownerEmail": "me@example.com", "domains": ["example.com"]},
+                request_only=True,
+            )
+        ],
+    )
+)
+class RegistrationViewSet(viewsets.GenericViewSet):
+    authentication_classes = []
+    permission_classes = [RegistrationOpen]
+    throttle_classes = [RegistrationRateThrottle]
+
+    def create(self, request):
+        data = _validated(RegisterInput, request.data)
+        registered = services.app_register(
+            name=data["name"],
+            owner_email=data["owner_email"],
+            domains=data["domains"],
+            timezone_name=data["timezone"],
+        )
+        return Response(RegisterOutput(registered).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The calling key and its app",
+        description="The app and the metadata of all its keys. Never a key's secret.",
+        responses={200: CurrentKeyOutput},
+    )
+)
+class CurrentKeyViewSet(viewsets.GenericViewSet):
+    throttle_classes = [KeyManagementRateThrottle]
+
+    def list(self, request):
+        app = request.auth.app
+        return Response(CurrentKeyOutput({"app": app, "key": request.auth, "keys": app_keys_list(app=app)}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the app's keys", responses={200: ApiKeyOutput(many=True)}),
+    retrieve=extend_schema(summary="One key's metadata", responses={200: ApiKeyOutput}),
+    create=extend_schema(
+        summary="Create a key",
+        request=CreateKeyInput,
+        responses={201: IssuedKeyOutput},
+        examples=[OpenApiExample("Publishable key", value={"kind": "publishable", "name": "web"}, request_only=True)],
+    ),
+    regenerate=extend_schema(
+        summary="Rotate a key",
+        description="Issues a new key of the same kind. The old key keeps working for `graceSeconds` "
+        "(default 24 h; 0 revokes it at once).",
+        request=RegenerateInput,
+        responses={201: RotationOutput},
+    ),
+    revoke=extend_schema(summary="Revoke a key at once", request=None, responses={200: ApiKeyOutput}),
+)
+class ApiKeyViewSet(viewsets.GenericViewSet):
+    """The calling app's keys. Another app's key ids are answered 404, like ids that do not exist."""
+
+    lookup_value_regex = UUID_PATTERN
+    throttle_classes = [KeyManagementRateThrottle]
+    queryset = ApiKey.objects.none()  # for the schema; real queries are scoped in get_queryset
+
+    def get_queryset(self):
+        return app_keys_list(app=self.request.auth.app)
+
+    def list(self, request):
+        return Response(ApiKeyOutput(self.get_queryset(), many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(ApiKeyOutput(self.get_object()).data)
+
+    def create(self, request):
+        data = _validated(CreateKeyInput, request.data)
+        issued = services.api_key_create(app=request.auth.app, **data)
+        return Response(IssuedKeyOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @action(detail=True, methods=["post"])
+    def regenerate(self, request, pk=None):
+        data = _validated(RegenerateInput, request.data)
+        issued = _rotate(self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
+        return Response(RotationOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        return Response(ApiKeyOutput(services.api_key_revoke(api_key=self.get_object())).data)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Revoke a key (optionally replacing it)",
+        description="Revokes the key named by `apiKey` or `keyId` at once. With `regenerate: true` a new key "
+        "of the same kind is issued and returned once.",
+        request=RevokeInput,
+        responses={200: RevokeOutput},
+    )
+)
+class RevokeViewSet(viewsets.GenericViewSet):
+    throttle_classes = [KeyManagementRateThrottle]
+
+    def create(self, request):
+        data = _validated(RevokeInput, request.data)
+        target = self._target(request, data)
+        replacement = _rotate(target, grace=timedelta(0)) if data["regenerate"] else None
+        revoked = services.api_key_revoke(api_key=target)
+        body = RevokeOutput({"revoked": revoked, "replacement": replacement}).data
+        return Response(body, headers=NO_STORE if replacement else None)
+
+    @staticmethod
+    def _target(request, data) -> ApiKey:
+        if "raw_key" in data:
+            target = api_key_authenticate(raw_key=data["raw_key"])
+            if target is None or target.app_id != request.auth.app_id:
+                raise exceptions.NotFound("No such key in this app.")
+            return target
+        return get_object_or_404(app_keys_list(app=request.auth.app), pk=data["key_id"])
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _rotate(api_key: ApiKey, *, grace: timedelta) -> services.IssuedKey:
+    try:
+        return services.api_key_rotate(api_key=api_key, grace=grace)
+    except services.KeyNotRotatable as exc:
+        raise exceptions.ValidationError({"key": [str(exc)]}) from None

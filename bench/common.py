@@ -1,0 +1,66 @@
+"""Shared set-up for the benchmark scripts: a dedicated database, migrated, and small statistics helpers.
+
+Benchmarks use the database named by BENCH_DATABASE_URL (default: a local PostgreSQL database
+`analytics_bench`, created if missing) so they never touch development or test data.
+"""
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BENCH_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/analytics_bench"
+DEFAULT_BENCH_REDIS_URL = "redis://127.0.0.1:6379/2"
+
+
+def bench_environment() -> dict[str, str]:
+    return {
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", DEFAULT_BENCH_REDIS_URL),
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-benchmark-only-secret-key-0123456789",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def setup_django() -> None:
+    """Configure this process for the bench database and migrate it."""
+    os.environ.update(bench_environment())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_project.settings")
+    sys.path.insert(0, str(ROOT))
+    _create_database(os.environ["DATABASE_URL"])
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def machine() -> str:
+    cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return f"{platform.node()} · {cpu} cores · Python {platform.python_version()} · {platform.platform()}"
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def percentile_ms(samples: list[float], percentile: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, round(percentile / 100 * (len(ordered) - 1)))
+    return ordered[index] * 1000
