@@ -9,11 +9,12 @@ from analytics_project.serializers import ErrorSerializer
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "apikeys.authentication.ApiKeyAuthentication"
-    name = ["ApiKeyHeader", "BearerKey"]
+    name = ["ApiKeyHeader", "BearerKey", "WriteKeyBasic"]
 
     def get_security_requirement(self, auto_schema):
-        # Either header authenticates: two alternatives (OR), not one requirement naming both (AND).
-        return [{name: []} for name in self.name]
+        # Each way of sending the key is an alternative (OR), not one requirement naming all (AND).
+        names = self.name if getattr(auto_schema.view, "accepts_basic_auth", False) else self.name[:2]
+        return [{name: []} for name in names]
 
     def get_security_definition(self, auto_schema):
         return [
@@ -24,6 +25,11 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "description": "A secret (`sk_…`) or publishable (`pk_…`) key.",
             },
             {"type": "http", "scheme": "bearer", "description": "The same key as `Authorization: Bearer <key>`."},
+            {
+                "type": "http",
+                "scheme": "basic",
+                "description": "Segment-compatible endpoints only: the key as the user name, empty password.",
+            },
         ]
 
 

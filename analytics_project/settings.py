@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "analytics_project.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "events.cors.IngestCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,6 +197,12 @@ INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")
 REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")
 AUTH_FAILURE_RATE = env_rate("AUTH_FAILURE_RATE", "60/m")
+INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+ANONYMIZE_IP = env_bool("ANONYMIZE_IP", False)
+# Country from a header a trusted proxy sets (e.g. Cloudflare's CF-IPCountry); read only behind proxies.
+COUNTRY_HEADER = env_str("COUNTRY_HEADER", "")
+REPORT_CACHE_TTL = env_int("REPORT_CACHE_TTL", 60)
 RATELIMIT_USE_CACHE = "default"
 # django-ratelimit refuses a per-process cache by default; the embedded default accepts that
 # trade-off (README, "Rate limits"), and a deploy check warns when it reaches production.

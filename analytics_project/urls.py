@@ -10,6 +10,8 @@ router.register("health", HealthViewSet, basename="health")
 
 urlpatterns = [
     path("", include("apikeys.urls")),
+    path("", include("events.urls")),
+    path("", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,3 +1,6 @@
+import base64
+import binascii
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
@@ -22,8 +25,24 @@ def raw_key_from_headers(request) -> str | None:
     return None
 
 
+def raw_key_from_basic_auth(request) -> str | None:
+    """Segment's convention: the write key is the Basic-auth user name, the password empty."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic" or not credentials:
+        return None
+    try:
+        user = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0].strip()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user or None
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; never a query string (it ends up in logs).
+
+    Ingestion views may accept more places, declared on the view: ``accepts_basic_auth`` (Segment's
+    write key) and ``api_key_from_body(request)`` (``sendBeacon`` cannot set headers). One class for all,
+    so the OpenAPI schema has one security scheme per way of sending a key.
 
     Failed attempts are counted per client IP (AUTH_FAILURE_RATE); past the limit every failing attempt
     from that IP gets 429 instead of 401, so keys cannot be probed at speed. Only failures touch the
@@ -37,8 +56,13 @@ class ApiKeyAuthentication(BaseAuthentication):
                 "API keys are not accepted in the query string; send the X-API-Key header.",
                 code="key_in_query_string",
             )
-        raw_key = raw_key_from_headers(request)
-        if raw_key is None:
+        view = request.parser_context.get("view")
+        raw_key = (
+            (getattr(view, "accepts_basic_auth", False) and raw_key_from_basic_auth(request))
+            or raw_key_from_headers(request)
+            or (hasattr(view, "api_key_from_body") and view.api_key_from_body(request))
+        )
+        if not raw_key:
             return None
         return self.authenticate_key(request, raw_key)
 
@@ -55,6 +79,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request) -> str:
+        if getattr(request.parser_context.get("view"), "accepts_basic_auth", False):
+            return 'Basic realm="write key"'
         return 'Bearer realm="api"'
 
     @staticmethod

@@ -1,0 +1,51 @@
+"""CORS for the ingestion endpoints, and the per-app origin allow-list.
+
+The browser tracker sends ``text/plain`` bodies, which browsers send without a preflight; so CORS
+headers alone would not stop another site from writing into an app. The real check is origin_allowed,
+run by the views once the key (and so the app) is known.
+"""
+
+from urllib.parse import urlsplit
+
+from django.http import HttpResponse
+
+INGEST_PATH_PREFIXES = ("/api/analytics/collect", "/v1/")
+ALLOWED_HEADERS = "Content-Type, Content-Encoding, Authorization, X-API-Key"
+
+
+def origin_allowed(origin: str, domains: list[str]) -> bool:
+    """Exact host (with port if the entry has one), or any subdomain for ``*.example.com``."""
+    if not domains:
+        return True
+    parts = urlsplit(origin)
+    host = (parts.hostname or "").lower()
+    host_with_port = f"{host}:{parts.port}" if parts.port else host
+    for domain in domains:
+        if domain.startswith("*."):
+            suffix = domain[1:]
+            if host.endswith(suffix) or host == domain[2:]:
+                return True
+        elif domain in (host, host_with_port):
+            return True
+    return False
+
+
+class IngestCorsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(INGEST_PATH_PREFIXES):
+            return self.get_response(request)
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response["Access-Control-Max-Age"] = "86400"
+        else:
+            response = self.get_response(request)
+        if origin:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Vary"] = "Origin"
+        return response

@@ -1,0 +1,68 @@
+from django.db import models
+from django.utils import timezone
+
+from apikeys.models import App
+
+
+class DeviceType(models.TextChoices):
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    TABLET = "tablet"
+    BOT = "bot"
+    OTHER = "other"
+
+
+class EventSource(models.TextChoices):
+    API = "api"
+    BROWSER = "browser"
+    SEGMENT = "segment"
+
+
+class Event(models.Model):
+    """One stored event, enriched at ingestion. Immutable history: nothing edits a row after insert.
+
+    Unknown text values are stored as "" rather than NULL so reports group them as one bucket.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="events")
+    event_id = models.UUIDField(help_text="Idempotency key: the client's eventId/messageId, or a server UUID.")
+    name = models.CharField(max_length=200)
+    distinct_id = models.CharField(max_length=200, help_text="userId, else anonymousId, else a daily-salted hash.")
+    user_id = models.CharField(max_length=200, blank=True)
+    anonymous_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    url = models.CharField(max_length=2048, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=2048, blank=True)
+    referrer = models.CharField(max_length=2048, blank=True)
+    referrer_host = models.CharField(max_length=255, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    device_type = models.CharField(max_length=32, blank=True)
+    browser = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    screen = models.CharField(max_length=32, blank=True)
+    locale = models.CharField(max_length=35, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=1024, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.API)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "event_id"], name="event_unique_per_app")]
+        indexes = [
+            models.Index(fields=["app", "timestamp"], name="event_app_time"),
+            models.Index(fields=["app", "name", "timestamp"], name="event_app_name_time"),
+            models.Index(fields=["app", "distinct_id", "timestamp"], name="event_app_distinct_time"),
+            models.Index(fields=["app", "user_id", "timestamp"], name="event_app_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,197 @@
+"""Ingestion: validate -> enrich -> store in one statement per chunk -> invalidate reports (SPEC §4).
+
+Every entry point (native collect, Segment-compatible endpoints, the browser tracker) calls
+events_ingest. Duplicates are skipped by the unique (app, event_id) constraint, never by a read first,
+so retries and concurrent replays can never double-count.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from apikeys.models import ApiKey
+from events.enrichment import anonymize_ip, anonymous_distinct_id, referrer_host, url_facts, user_agent_facts
+from events.models import DeviceType, Event
+from events.validation import CleanEvent, EventRejected, clean_event
+from reports.cache import app_generation_bump
+
+INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits
+_KNOWN_DEVICES = {choice.value for choice in DeviceType}
+_COLUMNS = (
+    "app_id",
+    "event_id",
+    "name",
+    "distinct_id",
+    "user_id",
+    "anonymous_id",
+    "session_id",
+    "timestamp",
+    "received_at",
+    "url",
+    "host",
+    "path",
+    "referrer",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "device_type",
+    "browser",
+    "os",
+    "country",
+    "screen",
+    "locale",
+    "ip",
+    "user_agent",
+    "metadata",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the server knows about the request the events came in, independent of their content."""
+
+    api_key: ApiKey
+    ip: str
+    user_agent: str
+    received_at: datetime
+    source: str
+    country: str = ""
+
+
+@dataclass
+class Rejection:
+    index: int
+    code: str
+    detail: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)
+
+    @property
+    def valid(self) -> int:
+        return self.accepted + self.duplicates
+
+
+def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool = True) -> IngestResult:
+    """Store the valid events of a batch; name the invalid ones by index. Never raises for bad events."""
+    result = IngestResult()
+    rows, seen = [], set()
+    for index, raw in enumerate(raw_events):
+        try:
+            clean = clean_event(raw, received_at=facts.received_at, measure_size=measure_size)
+        except EventRejected as rejection:
+            result.rejected.append(Rejection(index, rejection.code, rejection.detail))
+            continue
+        if clean.unknown_fields:
+            names = ", ".join(clean.unknown_fields[:10])
+            result.warnings.append(Rejection(index, "unknown_fields_ignored", f"Ignored unknown fields: {names}."))
+        event_id = clean.event_id or uuid.uuid4()
+        if event_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event_id)
+        rows.append(_row(clean, event_id, facts))
+    if rows:
+        inserted = _insert_ignoring_duplicates(rows)
+        result.accepted = inserted
+        result.duplicates += len(rows) - inserted
+        if inserted:
+            app_generation_bump(facts.api_key.app_id)
+    return result
+
+
+def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
+    # A body ipAddress is a server-side client speaking for its users; a browser could forge it.
+    ip = clean.ip_address if clean.ip_address and facts.api_key.is_secret else facts.ip
+    user_agent = clean.user_agent or facts.user_agent
+    distinct_id = clean.user_id or clean.anonymous_id
+    if not distinct_id:
+        distinct_id = anonymous_distinct_id(
+            secret=settings.SECRET_KEY,
+            app_id=str(facts.api_key.app_id),
+            day=facts.received_at.date(),
+            ip=ip,
+            user_agent=user_agent,
+        )
+    stored_ip = (anonymize_ip(ip) if settings.ANONYMIZE_IP else ip) if ip else None
+    agent = user_agent_facts(user_agent)
+    device_type = clean.device if clean.device in _KNOWN_DEVICES else agent.device_type
+    page = url_facts(clean.url)
+    return (
+        facts.api_key.app_id,
+        event_id,
+        clean.name,
+        distinct_id,
+        clean.user_id,
+        clean.anonymous_id,
+        clean.session_id,
+        clean.timestamp,
+        facts.received_at,
+        clean.url,
+        page.host,
+        page.path,
+        clean.referrer,
+        referrer_host(clean.referrer),
+        page.utm["utm_source"],
+        page.utm["utm_medium"],
+        page.utm["utm_campaign"],
+        page.utm["utm_term"],
+        page.utm["utm_content"],
+        device_type,
+        agent.browser,
+        agent.os,
+        facts.country,
+        clean.screen,
+        clean.locale,
+        stored_ip,
+        user_agent[:1024],
+        clean.metadata_json,
+        facts.source,
+    )
+
+
+def _db_adapters():
+    """Per-column adapters for the backend: UUIDs and datetimes are stored differently by SQLite."""
+    fields = {f.column: f for f in Event._meta.concrete_fields}
+    adapters = {}
+    for position, column in enumerate(_COLUMNS):
+        model_field = fields[column]
+        if model_field.get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey"):
+            adapters[position] = model_field.get_db_prep_save
+    return adapters
+
+
+@transaction.atomic
+def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
+    adapters = _db_adapters()
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
+    row_placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params = []
+            for row in chunk:
+                for position, value in enumerate(row):
+                    adapter = adapters.get(position)
+                    params.append(adapter(value, connection) if adapter and value is not None else value)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_placeholder] * len(chunk))} "  # noqa: S608
+                "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1",
+                params,
+            )
+            inserted += len(cursor.fetchall())
+    return inserted

@@ -1,0 +1,239 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import condition
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from analytics_project.client_ip import client_ip
+from analytics_project.errors import error_body, exception_handler
+from apikeys.permissions import HasApiKey
+from apikeys.throttling import IngestRateThrottle
+from events import segment
+from events.cors import origin_allowed
+from events.http import body_size, json_body
+from events.models import EventSource
+from events.serializers import (
+    BatchInput,
+    EventInput,
+    IngestOutput,
+    NoValidEventsOutput,
+    SegmentError,
+    SegmentSuccess,
+)
+from events.services import RequestFacts, events_ingest
+from events.validation import MAX_EVENT_BYTES, EventRejected
+
+TRACKER_SOURCE = (Path(__file__).parent / "tracker" / "t.js").read_bytes()
+TRACKER_LAST_MODIFIED = timezone.now()
+
+
+def _request_facts(request, source: str) -> RequestFacts:
+    country = ""
+    if settings.COUNTRY_HEADER and settings.TRUSTED_PROXY_COUNT:
+        country = request.META.get("HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_"), "")[:2].upper()
+        country = country if country.isalpha() else ""
+    return RequestFacts(
+        api_key=request.auth,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1024],
+        received_at=timezone.now(),
+        source=source,
+        country=country,
+    )
+
+
+def _check_origin(request) -> None:
+    origin = request.headers.get("Origin")
+    if origin and not origin_allowed(origin, request.auth.app.domains):
+        raise exceptions.PermissionDenied("This origin is not in the app's allowed domains.", code="origin_not_allowed")
+
+
+def _ingest(request, raw_events: list, default_source: str):
+    _check_origin(request)
+    source = EventSource.BROWSER if request.headers.get("Origin") else default_source
+    return events_ingest(
+        raw_events=raw_events,
+        facts=_request_facts(request, source),
+        # An event cannot be larger than the body it came in: skip measuring each one for small bodies.
+        measure_size=body_size(request) > MAX_EVENT_BYTES,
+    )
+
+
+def _native_events(body) -> list:
+    if not isinstance(body, dict):
+        raise exceptions.ValidationError({"body": ['Send one event object or {"events": [...]}.']}, code="invalid_body")
+    if "events" not in body:
+        return [{key: value for key, value in body.items() if key != "apiKey"}]
+    events = body["events"]
+    if not isinstance(events, list) or not events:
+        raise exceptions.ValidationError({"events": ["Must be a non-empty list of event objects."]})
+    if len(events) > settings.INGEST_MAX_BATCH:
+        raise exceptions.ValidationError({"events": [f"At most {settings.INGEST_MAX_BATCH} events per request."]})
+    return events
+
+
+def _key_in_body(field: str):
+    def api_key_from_body(self, request) -> str | None:
+        body = json_body(request)
+        key = body.get(field) if isinstance(body, dict) else None
+        return key.strip() if isinstance(key, str) and key.strip() else None
+
+    return api_key_from_body
+
+
+class CollectViewSet(viewsets.ViewSet):
+    permission_classes = [HasApiKey]
+    throttle_classes = [IngestRateThrottle]
+    api_key_from_body = _key_in_body("apiKey")  # sendBeacon cannot set headers
+
+    @extend_schema(
+        summary="Send events",
+        description='One event object, or `{"events": [...]}` with up to 1000. Valid events are stored '
+        "even when others in the batch are rejected; an event whose `eventId` the app already has counts as "
+        "a duplicate and is not stored again. Body ≤ 1 MiB (`text/plain` JSON accepted, for `sendBeacon`; "
+        "gzip accepted). Any key kind may send.",
+        request=PolymorphicProxySerializer("CollectBody", [EventInput, BatchInput], resource_type_field_name=None),
+        responses={
+            201: IngestOutput,
+            400: OpenApiResponse(NoValidEventsOutput, description="No valid event, or a malformed body."),
+        },
+        examples=[
+            OpenApiExample(
+                "One event",
+                value={
+                    "event": "signup",
+                    "userId": "u_42",
+                    "url": "https://shop.example/join?utm_source=ads",
+                    "metadata": {"plan": "pro"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Partly accepted batch",
+                value={
+                    "accepted": 2,
+                    "duplicates": 1,
+                    "warnings": [],
+                    "rejected": [{"index": 3, "code": "missing_event", "detail": "`event` is required."}],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def create(self, request):
+        result = _ingest(request, _native_events(json_body(request)), EventSource.API)
+        output = IngestOutput(result).data
+        if not result.valid:
+            body = error_body("no_valid_events", "No event in the request is valid; see `rejected`.")
+            return Response({**body, "rejected": output["rejected"]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(output, status=status.HTTP_201_CREATED)
+
+
+def segment_exception_handler(exc, context):
+    """Segment's clients expect ``{"code", "message"}`` bodies."""
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"code": response.data["code"], "message": response.data["detail"]}
+    return response
+
+
+def _segment_schema(kind: str):
+    return extend_schema(
+        summary=f"Segment-compatible {kind}",
+        description="The Segment HTTP Tracking API, so Segment's and RudderStack's SDKs can point here. "
+        "Write key as the Basic-auth user name, `writeKey` in the body, or `X-API-Key`. `messageId` is the "
+        "idempotency key. gzip bodies accepted.",
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={200: SegmentSuccess, 400: SegmentError, 401: SegmentError, 413: SegmentError, 429: SegmentError},
+        tags=["segment"],
+    )
+
+
+class SegmentViewSet(viewsets.ViewSet):
+    permission_classes = [HasApiKey]
+    throttle_classes = [IngestRateThrottle]
+    accepts_basic_auth = True
+    api_key_from_body = _key_in_body("writeKey")
+
+    def get_exception_handler(self):
+        return segment_exception_handler
+
+    def _accept(self, request, messages: list, *, kind: str | None, sent_at=None, context=None):
+        natives, rejected = [], []
+        for index, message in enumerate(messages):
+            try:
+                natives.append(segment.to_native(segment.merge_context(context, message), kind=kind, sent_at=sent_at))
+            except EventRejected as rejection:
+                rejected.append(f"message {index}: {rejection.detail}")
+        result = _ingest(request, natives, EventSource.SEGMENT) if natives else None
+        if result is None or not result.valid:
+            reasons = rejected + [f"message {r.index}: {r.detail}" for r in (result.rejected if result else [])]
+            return Response(
+                {"code": "invalid_request", "message": "; ".join(reasons[:5]) or "No valid message."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response({"success": True}, status=status.HTTP_200_OK)
+
+    @_segment_schema("batch")
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        body = json_body(request)
+        messages = body.get("batch") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            return Response(
+                {"code": "invalid_request", "message": "`batch` must be a non-empty list of messages."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if len(messages) > settings.INGEST_MAX_BATCH:
+            return Response(
+                {"code": "invalid_request", "message": f"At most {settings.INGEST_MAX_BATCH} messages per batch."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return self._accept(request, messages, kind=None, sent_at=body.get("sentAt"), context=body.get("context"))
+
+    def _single(self, request, kind: str):
+        return self._accept(request, [json_body(request)], kind=kind)
+
+    @_segment_schema("track")
+    @action(detail=False, methods=["post"])
+    def track(self, request):
+        return self._single(request, "track")
+
+    @_segment_schema("page")
+    @action(detail=False, methods=["post"])
+    def page(self, request):
+        return self._single(request, "page")
+
+    @_segment_schema("screen")
+    @action(detail=False, methods=["post"])
+    def screen(self, request):
+        return self._single(request, "screen")
+
+    @_segment_schema("identify")
+    @action(detail=False, methods=["post"])
+    def identify(self, request):
+        return self._single(request, "identify")
+
+    @_segment_schema("group")
+    @action(detail=False, methods=["post"])
+    def group(self, request):
+        return self._single(request, "group")
+
+    @_segment_schema("alias")
+    @action(detail=False, methods=["post"])
+    def alias(self, request):
+        return self._single(request, "alias")
+
+
+@condition(last_modified_func=lambda request: TRACKER_LAST_MODIFIED)
+def tracker_script(request):
+    response = HttpResponse(TRACKER_SOURCE, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
