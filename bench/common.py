@@ -24,7 +24,7 @@ def bench_environment() -> dict[str, str]:
         "SECRET_KEY": "benchmark-only-secret-key-benchmark-only-secret-key-0123456789",
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
     }
 
 

@@ -5,6 +5,7 @@ events_ingest. Duplicates are skipped by the unique (app, event_id) constraint, 
 so retries and concurrent replays can never double-count.
 """
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,7 @@ from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
 from reports.cache import app_generation_bump
 
-INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits
+INSERT_CHUNK = 500  # rows per SQLite INSERT: 500 x 29 parameters stays under its bound-parameter limit
 _KNOWN_DEVICES = {choice.value for choice in DeviceType}
 _COLUMNS = (
     "app_id",
@@ -162,25 +163,64 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
     )
 
 
-def _db_adapters():
-    """Per-column adapters for the backend: UUIDs and datetimes are stored differently by SQLite."""
+def _sqlite_adapters() -> dict:
+    """SQLite stores UUIDs and datetimes as text in Django's own formats; the model fields know them."""
     fields = {f.column: f for f in Event._meta.concrete_fields}
-    adapters = {}
-    for position, column in enumerate(_COLUMNS):
-        model_field = fields[column]
-        if model_field.get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey"):
-            adapters[position] = model_field.get_db_prep_save
-    return adapters
+    return {
+        position: fields[column].get_db_prep_save
+        for position, column in enumerate(_COLUMNS)
+        if fields[column].get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey")
+    }
 
 
-@transaction.atomic
 def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
-    adapters = _db_adapters()
+    """Insert, skipping rows whose (app, event_id) exists; returns how many were inserted."""
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(rows)
+    return _insert_values(rows)
+
+
+def _json_default(value) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)  # UUIDs and datetimes
+
+
+_METADATA_POSITION = _COLUMNS.index("metadata")
+
+
+def _insert_postgresql(rows: list[tuple]) -> int:
+    """The batch travels as one JSON document that PostgreSQL turns into rows of the table's own type.
+
+    Measured on 500-row batches: a VALUES list with 14,500 parameters spent more time planning than
+    inserting, and one array per column spent ~19 ms in psycopg adapting values; JSON is built by the
+    C encoder and parsed by the server in a few milliseconds.
+    """
+    other_columns = [column for column in _COLUMNS if column != "metadata"]
+    documents = []
+    for row in rows:
+        values = dict(zip(other_columns, row[:_METADATA_POSITION] + row[_METADATA_POSITION + 1 :], strict=True))
+        # metadata is already JSON text: splice it in rather than decode and encode it again.
+        encoded = json.dumps(values, default=_json_default, ensure_ascii=False)
+        documents.append(f'{encoded[:-1]},"metadata":{row[_METADATA_POSITION]}}}')
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{table}, %s::json) "
+            "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1",
+            ["[" + ",".join(documents) + "]"],
+        )
+        return len(cursor.fetchall())
+
+
+def _insert_values(rows: list[tuple]) -> int:
+    adapters = _sqlite_adapters()
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
     row_placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     inserted = 0
-    with connection.cursor() as cursor:
+    # Chunks keep each statement under SQLite's bound-parameter limit; one transaction keeps the batch whole.
+    with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
             params = []

@@ -6,6 +6,7 @@ serializer costs tens of microseconds per field. Every rule raises EventRejected
 
 import json
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,10 @@ _STRING_LIMITS = {
     "locale": 35,
 }
 _ID_FIELDS = ("userId", "anonymousId", "sessionId")  # SDKs send numeric ids; they are stored as text
+
+
+# PostgreSQL's text and jsonb cannot hold NUL; an unescaped \u0000 in encoded JSON is one.
+_ENCODED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class EventRejected(Exception):
@@ -106,15 +111,16 @@ def parse_instant(value, field_name: str) -> datetime:
 def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent:
     if not isinstance(raw, dict):
         raise EventRejected("invalid_event", "Each event must be a JSON object.")
-    if measure_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_EVENT_BYTES:
-        raise EventRejected("event_too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KiB of JSON.")
-
-    name = raw.get("event", raw.get("eventName"))
+    name = raw.get("event")
+    if name is None:
+        name = raw.get("eventName")
     if name is None or name == "":
         raise EventRejected("missing_event", "`event` (the event name) is required.")
     if not isinstance(name, str):
         raise EventRejected("invalid_field", "`event` must be a string.")
     name = name.strip()
+    if "\x00" in name:
+        raise EventRejected("invalid_field", "`event` contains a NUL character.")
     if not name or len(name) > 200:
         raise EventRejected("invalid_field", "`event` must be 1 to 200 characters.")
 
@@ -129,6 +135,8 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
             raise EventRejected("invalid_field", f"`{key}` must be a string.")
         if len(value) > limit:
             raise EventRejected("field_too_long", f"`{key}` may be at most {limit} characters.")
+        if "\x00" in value:
+            raise EventRejected("invalid_field", f"`{key}` contains a NUL character.")
         strings[key] = value.strip()
 
     if strings.get("ipAddress") and valid_ip(strings["ipAddress"]) is None:
@@ -152,6 +160,12 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
         metadata_json = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
         if len(metadata_json.encode()) > MAX_METADATA_BYTES:
             raise EventRejected("metadata_too_large", f"`metadata` may be at most {MAX_METADATA_BYTES // 1024} KiB.")
+        if "\\u0000" in metadata_json and _ENCODED_NUL.search(metadata_json):
+            raise EventRejected("invalid_metadata", "`metadata` contains a NUL character.")
+
+    # After the metadata check, so an oversized metadata object gets the more specific code.
+    if measure_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_EVENT_BYTES:
+        raise EventRejected("event_too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KiB of JSON.")
 
     timestamp = received_at if raw.get("timestamp") is None else parse_instant(raw["timestamp"], "timestamp")
     if raw.get("sentAt") is not None:

@@ -1,0 +1,201 @@
+"""Ingestion throughput and latency over HTTP: gunicorn on PostgreSQL + Redis, wrk on the same machine.
+
+    .venv/bin/python bench/ingest.py [--workers 4] [--seconds 8] [--rounds 3] [--connections 8]
+
+Single events: POST /api/analytics/collect against a bare DRF view that inserts the same row with one
+INSERT (bench/urls.py), interleaved in rounds on the same server. Batches of 500: collect against a raw
+psycopg COPY of the same rows into the same table, interleaved. Figures are medians over the rounds.
+Needs `wrk` (Debian package wrk).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, bench_environment, machine, setup_django
+
+setup_django()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from apikeys import services  # noqa: E402
+from apikeys.models import App  # noqa: E402
+
+PORT = 8765
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
+EVENT = {"event": "page_view", "userId": "bench-user", "url": "https://shop.example/pricing?utm_source=bench"}
+
+
+def start_server(workers: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        **bench_environment(),
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "BIND": f"127.0.0.1:{PORT}",
+        "WEB_CONCURRENCY": str(workers),
+        "INGEST_RATE": "100000000/m",  # counted as in production, never reached
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "analytics_project.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def wrk(path: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
+    header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n{header_lines}')
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name]
+    output = subprocess.run([*command, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True)
+    output = output.stdout
+    os.unlink(script.name)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise SystemExit(f"{path}: {non_2xx.group(1)} failed responses\n{output}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": _latency_ms(output, "50%"),
+        "p99": _latency_ms(output, "99%"),
+    }
+
+
+def _latency_ms(output: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def copy_rows_per_second(app_id, rows: int) -> float:
+    """Raw psycopg COPY of the same events the HTTP batches carry (same columns that vary, same table)."""
+    now = timezone.now()
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(
+            "COPY events_event (app_id, event_id, name, distinct_id, user_id, anonymous_id, session_id, timestamp, "
+            "received_at, url, host, path, referrer, referrer_host, utm_source, utm_medium, utm_campaign, utm_term, "
+            "utm_content, device_type, browser, os, country, screen, locale, ip, user_agent, metadata, source) "
+            "FROM STDIN"
+        ) as copy:
+            for _ in range(rows):
+                copy.write_row(
+                    (
+                        app_id,
+                        uuid.uuid4(),
+                        "page_view",
+                        "bench-user",
+                        "bench-user",
+                        "",
+                        "",
+                        now,
+                        now,
+                        EVENT["url"],
+                        "shop.example",
+                        "/pricing",
+                        "",
+                        "",
+                        "bench",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "desktop",
+                        "Chrome",
+                        "Windows",
+                        "",
+                        "",
+                        "",
+                        "127.0.0.1",
+                        USER_AGENT,
+                        "{}",
+                        "api",
+                    )
+                )
+    return rows / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    App.objects.filter(name="bench ingest").delete()
+    registered = services.app_register(name="bench ingest", owner_email="bench@example.com")
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE events_event")
+    headers = {"Content-Type": "application/json", "X-API-Key": registered.secret_key.raw, "User-Agent": USER_AGENT}
+    batch = {"events": [EVENT] * 500}
+
+    server = start_server(args.workers)
+    results = {"bare": [], "single": [], "batch": [], "copy": []}
+    try:
+        wrk("/api/analytics/collect", EVENT, 2, args.connections, headers)  # warm-up
+        wrk("/bench/bare-insert", EVENT, 2, args.connections, headers)
+        for _ in range(args.rounds):
+            results["bare"].append(wrk("/bench/bare-insert", EVENT, args.seconds, args.connections, headers))
+            results["single"].append(wrk("/api/analytics/collect", EVENT, args.seconds, args.connections, headers))
+            results["copy"].append({"rps": copy_rows_per_second(registered.app.id, 200_000)})
+            results["batch"].append(wrk("/api/analytics/collect", batch, args.seconds, 4, headers))
+    finally:
+        server.terminate()
+        server.wait()
+
+    def median(kind, field):
+        return statistics.median(run[field] for run in results[kind])
+
+    def row(label, kind, events_per_request=1):
+        rps, p50, p99 = median(kind, "rps"), median(kind, "p50"), median(kind, "p99")
+        return f"{label:<34}{rps:>10.1f}{rps * events_per_request:>11.0f}{p50:>9.2f}{p99:>9.2f}"
+
+    bare, single = median("bare", "rps"), median("single", "rps")
+    batch_events, copy_rows = median("batch", "rps") * 500, median("copy", "rps")
+    print(f"machine: {machine()}")
+    print(
+        f"server: gunicorn sync, {args.workers} workers; "
+        f"wrk -t2 -c{args.connections} (batches -c4), {args.seconds} s runs"
+    )
+    print(f"rounds: {args.rounds}, interleaved; medians\n")
+    print(f"{'run':<34}{'req/s':>10}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    print(row("bare DRF view, one INSERT", "bare"))
+    print(row("collect, single event", "single"))
+    print(row("collect, batches of 500", "batch", 500))
+    print(f"{'raw psycopg COPY, same rows':<34}{'':>10}{copy_rows:>11.0f}\n")
+    print(f"single event: {single:.0f} req/s (target >= 800), {single / bare:.0%} of the bare view (target >= 70%)")
+    print(
+        f"batches of 500: {batch_events:.0f} events/s (target >= 20,000), "
+        f"{batch_events / copy_rows:.0%} of COPY (target >= 30%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
