@@ -2,11 +2,12 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from apikeys import services
 from apikeys.keys import KeyKind
 from apikeys.models import ApiKey, App
-from apikeys.selectors import usable_keys_q
+from apikeys.selectors import apps_visible_to, usable_keys_q
 
 
 def _show_issued_keys(request, modeladmin, issued: list[services.IssuedKey], title: str):
@@ -34,17 +35,63 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+class AppScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers see only the apps granted to them (App.operators), and their rows."""
+
+    app_path = "app"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.app_path}__in": apps_visible_to(user=request.user)})
+
+
+class VisibleAppFilter(admin.SimpleListFilter):
+    """The app filter lists only the apps this user may see (the default lists every app's name)."""
+
+    title = "app"
+    parameter_name = "app"
+
+    def lookups(self, request, model_admin):
+        return [(str(app.pk), app.name) for app in apps_visible_to(user=request.user)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(app_id=self.value()) if self.value() else queryset
+
+
 @admin.register(App)
-class AppAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner_email", "timezone", "key_count", "created_at"]
+class AppAdmin(AppScopedAdmin):
+    app_path = "pk"
+    list_display = ["name", "owner_email", "timezone", "key_count", "dashboard_link", "created_at"]
     search_fields = ["name", "owner_email", "id"]
-    readonly_fields = ["id", "created_at"]
-    fields = ["id", "name", "owner_email", "domains", "timezone", "created_at"]
+    readonly_fields = ["id", "created_at", "event_count", "dashboard_link"]
+    fields = [
+        "id",
+        "name",
+        "owner_email",
+        "domains",
+        "timezone",
+        "operators",
+        "event_count",
+        "dashboard_link",
+        "created_at",
+    ]
+    filter_horizontal = ["operators"]
     inlines = [ApiKeyInline]
     actions = ["create_secret_key", "create_publishable_key"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(key_count=Count("api_keys"))
+
+    @admin.display(description="events")
+    def event_count(self, obj):
+        # On the change page only: a per-row COUNT on the list would scan every app's history.
+        return f"{obj.events.count():,}"
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, obj):
+        return format_html('<a href="/dashboard/apps/{}/">open</a>', obj.pk)
 
     @admin.display(ordering="key_count", description="keys")
     def key_count(self, obj):
@@ -84,9 +131,9 @@ class KeyStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AppScopedAdmin):
     list_display = ["prefix", "app", "kind", "name", "status", "last_used_at", "expires_at", "created_at"]
-    list_filter = ["kind", KeyStatusFilter]
+    list_filter = [VisibleAppFilter, "kind", KeyStatusFilter]
     list_select_related = ["app"]
     search_fields = ["lookup_id", "name", "app__name"]
     fields = [

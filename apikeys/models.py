@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone as django_timezone
 
@@ -22,6 +23,12 @@ class App(models.Model):
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="granted_apps",
+        help_text="Staff who may see this app in the admin and the dashboard. Superusers see every app.",
+    )
 
     class Meta:
         ordering = ["name"]

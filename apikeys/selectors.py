@@ -87,6 +87,15 @@ def usable_keys_q(now) -> Q:
     return (Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+def apps_visible_to(*, user) -> QuerySet[App]:
+    """The apps a signed-in operator may see: every app for superusers, else the apps granted to them."""
+    if not user.is_active or not user.is_staff:
+        return App.objects.none()
+    if user.is_superuser:
+        return App.objects.all()
+    return App.objects.filter(operators=user)
+
+
 def app_keys_list(*, app: App) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(app=app).select_related("app").order_by("-created_at")
 

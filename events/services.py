@@ -235,3 +235,21 @@ def _insert_values(rows: list[tuple]) -> int:
             )
             inserted += len(cursor.fetchall())
     return inserted
+
+
+def events_purge(*, before: datetime, app=None, batch_size: int = 10_000) -> int:
+    """Delete events older than ``before`` (of one app, or all), in batches so no single statement holds
+    locks on millions of rows; each affected app's cached reports are invalidated. Returns rows deleted."""
+    scope = Event.objects.filter(timestamp__lt=before)
+    if app is not None:
+        scope = scope.filter(app=app)
+    affected_apps = set(scope.values_list("app_id", flat=True).distinct())
+    deleted = 0
+    while True:
+        ids = list(scope.order_by().values_list("id", flat=True)[:batch_size])
+        if not ids:
+            break
+        deleted += Event.objects.filter(id__in=ids).delete()[0]  # no cascades or signals: one DELETE
+    for app_id in affected_apps:
+        app_generation_bump(app_id)
+    return deleted
