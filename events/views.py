@@ -4,7 +4,13 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import condition
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -53,9 +59,8 @@ def _check_origin(request) -> None:
         raise exceptions.PermissionDenied("This origin is not in the app's allowed domains.", code="origin_not_allowed")
 
 
-def _ingest(request, raw_events: list, default_source: str):
+def _ingest(request, raw_events: list, source: str):
     _check_origin(request)
-    source = EventSource.BROWSER if request.headers.get("Origin") else default_source
     return events_ingest(
         raw_events=raw_events,
         facts=_request_facts(request, source),
@@ -127,7 +132,8 @@ class CollectViewSet(viewsets.ViewSet):
         ],
     )
     def create(self, request):
-        result = _ingest(request, _native_events(json_body(request)), EventSource.API)
+        source = EventSource.BROWSER if request.headers.get("Origin") else EventSource.API
+        result = _ingest(request, _native_events(json_body(request)), source)
         output = IngestOutput(result).data
         if not result.valid:
             body = error_body("no_valid_events", "No event in the request is valid; see `rejected`.")
@@ -143,16 +149,11 @@ def segment_exception_handler(exc, context):
     return response
 
 
-def _segment_schema(kind: str):
-    return extend_schema(
-        summary=f"Segment-compatible {kind}",
-        description="The Segment HTTP Tracking API, so Segment's and RudderStack's SDKs can point here. "
-        "Write key as the Basic-auth user name, `writeKey` in the body, or `X-API-Key`. `messageId` is the "
-        "idempotency key. gzip bodies accepted.",
-        request={"application/json": {"type": "object", "additionalProperties": True}},
-        responses={200: SegmentSuccess, 400: SegmentError, 401: SegmentError, 413: SegmentError, 429: SegmentError},
-        tags=["segment"],
-    )
+_SEGMENT_SCHEMA = {
+    "request": {"application/json": {"type": "object", "additionalProperties": True}},
+    "responses": {200: SegmentSuccess, 400: SegmentError, 401: SegmentError, 413: SegmentError, 429: SegmentError},
+    "tags": ["segment"],
+}
 
 
 class SegmentViewSet(viewsets.ViewSet):
@@ -180,7 +181,13 @@ class SegmentViewSet(viewsets.ViewSet):
             )
         return Response({"success": True}, status=status.HTTP_200_OK)
 
-    @_segment_schema("batch")
+    @extend_schema(
+        summary="Segment-compatible batch",
+        description="The Segment HTTP Tracking API, so Segment's and RudderStack's SDKs can point here. "
+        "Write key as the Basic-auth user name, `writeKey` in the body, or `X-API-Key`. `messageId` is the "
+        "idempotency key; batch `context` is merged into each message. gzip bodies accepted.",
+        **_SEGMENT_SCHEMA,
+    )
     @action(detail=False, methods=["post"])
     def batch(self, request):
         body = json_body(request)
@@ -197,38 +204,16 @@ class SegmentViewSet(viewsets.ViewSet):
             )
         return self._accept(request, messages, kind=None, sent_at=body.get("sentAt"), context=body.get("context"))
 
-    def _single(self, request, kind: str):
+    @extend_schema(
+        summary="Segment-compatible track, page, screen, identify, group or alias",
+        description="One Segment message of the type in the path. "
+        + "Authentication, idempotency and errors as for `/v1/batch`.",
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(segment.MESSAGE_TYPES))],
+        **_SEGMENT_SCHEMA,
+    )
+    @action(detail=False, methods=["post"], url_path=f"(?P<kind>{'|'.join(segment.MESSAGE_TYPES)})")
+    def single(self, request, kind: str):
         return self._accept(request, [json_body(request)], kind=kind)
-
-    @_segment_schema("track")
-    @action(detail=False, methods=["post"])
-    def track(self, request):
-        return self._single(request, "track")
-
-    @_segment_schema("page")
-    @action(detail=False, methods=["post"])
-    def page(self, request):
-        return self._single(request, "page")
-
-    @_segment_schema("screen")
-    @action(detail=False, methods=["post"])
-    def screen(self, request):
-        return self._single(request, "screen")
-
-    @_segment_schema("identify")
-    @action(detail=False, methods=["post"])
-    def identify(self, request):
-        return self._single(request, "identify")
-
-    @_segment_schema("group")
-    @action(detail=False, methods=["post"])
-    def group(self, request):
-        return self._single(request, "group")
-
-    @_segment_schema("alias")
-    @action(detail=False, methods=["post"])
-    def alias(self, request):
-        return self._single(request, "alias")
 
 
 @condition(last_modified_func=lambda request: TRACKER_LAST_MODIFIED)
