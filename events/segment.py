@@ -18,9 +18,9 @@ def merge_context(batch_context, message: dict) -> dict:
 
 
 def _event_id(message_id) -> str | None:
-    if message_id is None:
+    text = "" if message_id is None else str(message_id).strip()
+    if not text:  # a blank id is no id: mapping it would make every such message a "duplicate"
         return None
-    text = str(message_id)
     try:
         return str(uuid.UUID(text))
     except ValueError:

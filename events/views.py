@@ -43,10 +43,13 @@ def _request_facts(request, source: str) -> RequestFacts:
     if settings.COUNTRY_HEADER and settings.TRUSTED_PROXY_COUNT:
         country = request.META.get("HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_"), "")[:2].upper()
         country = country if country.isalpha() else ""
+    # A Segment request comes from an SDK (often on a server): its own User-Agent says nothing about
+    # the end user's device, which only the message's context.userAgent describes.
+    user_agent = "" if source == EventSource.SEGMENT else request.META.get("HTTP_USER_AGENT", "")[:1024]
     return RequestFacts(
         api_key=request.auth,
         ip=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1024],
+        user_agent=user_agent,
         received_at=timezone.now(),
         source=source,
         country=country,
@@ -166,17 +169,19 @@ class SegmentViewSet(viewsets.ViewSet):
         return segment_exception_handler
 
     def _accept(self, request, messages: list, *, kind: str | None, sent_at=None, context=None):
-        natives, rejected = [], []
+        natives, positions, rejected = [], [], []
         for index, message in enumerate(messages):
             try:
                 natives.append(segment.to_native(segment.merge_context(context, message), kind=kind, sent_at=sent_at))
+                positions.append(index)
             except EventRejected as rejection:
-                rejected.append(f"message {index}: {rejection.detail}")
+                rejected.append((index, rejection.detail))
         result = _ingest(request, natives, EventSource.SEGMENT) if natives else None
         if result is None or not result.valid:
-            reasons = rejected + [f"message {r.index}: {r.detail}" for r in (result.rejected if result else [])]
+            rejected += [(positions[r.index], r.detail) for r in (result.rejected if result else [])]
+            reasons = [f"message {index}: {detail}" for index, detail in sorted(rejected)[:5]]
             return Response(
-                {"code": "invalid_request", "message": "; ".join(reasons[:5]) or "No valid message."},
+                {"code": "invalid_request", "message": "; ".join(reasons) or "No valid message."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response({"success": True}, status=status.HTTP_200_OK)
