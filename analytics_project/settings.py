@@ -202,6 +202,10 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=10
 ANONYMIZE_IP = env_bool("ANONYMIZE_IP", False)
 # Country from a header a trusted proxy sets (e.g. Cloudflare's CF-IPCountry); read only behind proxies.
 COUNTRY_HEADER = env_str("COUNTRY_HEADER", "")
+# A MaxMind GeoLite2/GeoIP2 (or DB-IP) country or city .mmdb file; without one, country is left empty.
+GEOIP_DATABASE = env_str("GEOIP_DATABASE", "")
+if GEOIP_DATABASE and not Path(GEOIP_DATABASE).is_file():
+    raise ImproperlyConfigured(f"GEOIP_DATABASE {GEOIP_DATABASE!r} is not a readable file.")
 REPORT_CACHE_TTL = env_int("REPORT_CACHE_TTL", 60)
 RATELIMIT_USE_CACHE = "default"
 # django-ratelimit refuses a per-process cache by default; the embedded default accepts that

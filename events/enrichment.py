@@ -9,6 +9,7 @@ from datetime import date
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
+import maxminddb
 from ua_parser import parse as parse_user_agent
 
 from events.models import DeviceType
@@ -73,6 +74,26 @@ def referrer_host(referrer: str) -> str:
     if not referrer:
         return ""
     return (urlsplit(referrer).hostname or "")[:255]
+
+
+@lru_cache(maxsize=1)
+def _geoip_reader(path: str):
+    return maxminddb.open_database(path)
+
+
+@lru_cache(maxsize=50_000)
+def country_for_ip(ip: str, database: str) -> str:
+    """ISO country code from a GeoIP database ('' without one, or for private and unknown addresses)."""
+    if not database or not ip:
+        return ""
+    try:
+        record = _geoip_reader(database).get(ip)
+    except ValueError:  # not an IP address the database can look up
+        return ""
+    if not isinstance(record, dict):
+        return ""
+    country = record.get("country") or record.get("registered_country") or {}
+    return str(country.get("iso_code", ""))[:2].upper()
 
 
 def valid_ip(value: str) -> str | None:

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apikeys.models import ApiKey
-from events.enrichment import anonymize_ip, anonymous_distinct_id, referrer_host, url_facts, user_agent_facts
+from events.enrichment import (
+    anonymize_ip,
+    anonymous_distinct_id,
+    country_for_ip,
+    referrer_host,
+    url_facts,
+    user_agent_facts,
+)
 from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
 from reports.cache import app_generation_bump
@@ -153,7 +160,7 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
         device_type,
         agent.browser,
         agent.os,
-        facts.country,
+        facts.country or country_for_ip(ip, settings.GEOIP_DATABASE),
         clean.screen,
         clean.locale,
         stored_ip,

@@ -47,6 +47,7 @@ def test_check_deploy_warns_that_limits_are_per_process_without_redis():
         ("DATABASE_URL", "mysql://root@localhost/db"),
         ("REDIS_URL", "localhost:6379"),
         ("LOG_LEVEL", "LOUD"),
+        ("GEOIP_DATABASE", "/nonexistent/GeoLite2-Country.mmdb"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):

@@ -408,3 +408,37 @@ def test_event_ids_are_generated_when_the_client_sends_none(collect):
     collect({"events": [{"event": "a"}, {"event": "a"}]})
     ids = list(Event.objects.values_list("event_id", flat=True))
     assert len(set(ids)) == 2 and all(isinstance(i, uuid.UUID) for i in ids)
+
+
+@pytest.fixture
+def geoip_database(tmp_path, settings):
+    """A real .mmdb file in MaxMind's country format, written for the test."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Country", ipv4_compatible=True)
+    writer.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "NZ"}})
+    writer.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "JP"}})
+    path = tmp_path / "countries.mmdb"
+    writer.to_db_file(str(path))
+    settings.GEOIP_DATABASE = str(path)
+    return path
+
+
+def test_country_comes_from_the_geoip_database_when_one_is_configured(collect, geoip_database):
+    collect(
+        {
+            "events": [
+                make_event(event="nz", ipAddress="203.0.113.50"),
+                make_event(event="jp", ipAddress="2001:db8::7"),
+                make_event(event="unknown", ipAddress="198.51.100.1"),
+            ]
+        }
+    )
+    assert dict(Event.objects.values_list("name", "country")) == {"nz": "NZ", "jp": "JP", "unknown": ""}
+
+
+def test_country_is_looked_up_before_the_ip_is_anonymised(collect, geoip_database, settings):
+    settings.ANONYMIZE_IP = True
+    collect(make_event(ipAddress="203.0.113.50"))
+    assert Event.objects.values_list("country", "ip").get() == ("NZ", "203.0.113.0")
