@@ -22,17 +22,18 @@
     });
   }
 
-  function stored(storage, name, make) {
+  function stored(name, make) {
     try {
-      var value = storage.getItem(name);
-      if (!value) storage.setItem(name, (value = make()));
+      // Inside the try: merely reading window.localStorage throws where storage is blocked.
+      var value = localStorage.getItem(name);
+      if (!value) localStorage.setItem(name, (value = make()));
       return value;
     } catch (e) {
       return make(); // storage blocked (private mode, sandboxed frame): an id for this page only
     }
   }
 
-  var anonymousId = stored(window.localStorage, "uea_aid", uuid);
+  var anonymousId = stored("uea_aid", uuid);
 
   // A session ends after 30 minutes without events, as the reports count it.
   function sessionId() {
@@ -62,16 +63,24 @@
           sentAt: Date.now(),
           screen: screen.width + "x" + screen.height,
           locale: navigator.language || "",
-          metadata: metadata && typeof metadata === "object" ? metadata : {},
+          metadata: metadata && typeof metadata === "object" && !Array.isArray(metadata) ? metadata : {},
         },
       ],
     });
     // text/plain keeps the request "simple": no CORS preflight, and sendBeacon survives page unload.
     var blob = new Blob([body], { type: "text/plain" });
-    if (navigator.sendBeacon && navigator.sendBeacon(endpoint, blob)) return;
-    if (window.fetch) {
-      fetch(endpoint, { method: "POST", body: body, headers: { "Content-Type": "text/plain" }, keepalive: true, credentials: "omit" });
-    }
+    if ((navigator.sendBeacon && navigator.sendBeacon(endpoint, blob)) || !window.fetch) return;
+    // The beacon is refused once the page's in-flight beacons pass 64 KiB, and keepalive fetches share
+    // that budget: retry as a plain request (eventId makes a repeat harmless), and never reject into the page.
+    var post = function (keepalive) {
+      var headers = { "Content-Type": "text/plain" };
+      return fetch(endpoint, { method: "POST", body: body, headers: headers, keepalive: keepalive, credentials: "omit" });
+    };
+    post(true)
+      .catch(function () {
+        return post(false);
+      })
+      .catch(function () {});
   }
 
   var lastUrl = null;

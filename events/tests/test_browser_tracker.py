@@ -1,0 +1,285 @@
+"""The browser tracker (SPEC §4.4) in a real Chromium, on a page served from another origin like a customer's site.
+
+The page comes from a small http.server on its own port; the tracker and the collect endpoint come from
+pytest-django's live server. Every test waits for stored Event rows by polling the database.
+"""
+
+import functools
+import os
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from apikeys.services import app_register
+from events.models import Event
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium phones home at start, and this machine's closed network refuses it.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+WAIT_SECONDS = 10
+DATABASE_LOCK = threading.Lock()
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+class Site:
+    """A customer's web site: HTML pages by path, served from 127.0.0.1 (and so from localhost too)."""
+
+    def __init__(self):
+        self.pages: dict[str, str] = {}
+        handler = functools.partial(_SiteHandler, self)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str, host: str = "localhost") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    def __init__(self, site: Site, *args, **kwargs):
+        self.site = site
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self):
+        html = self.site.pages.get(self.path.split("?")[0])
+        body = (html or "<h1>Not found</h1>").encode()
+        self.send_response(200 if html else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    site = Site()
+    site.thread.start()
+    yield site
+    site.server.shutdown()
+    site.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if os.environ.get("SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("SKIP_BROWSER_TESTS=1")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package, or set SKIP_BROWSER_TESTS=1.")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread, so Django would refuse every query as
+    # "from an async context". The loop sits idle while test code runs: there is nothing to block.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, live_server):
+    """The live server, taking one request at a time when the test database is SQLite in memory.
+
+    That database is reached through one connection shared by every thread (or several in one shared
+    cache): concurrent beacons meet "database table is locked", which ignores the busy timeout, and get a
+    503. A SQLite file or PostgreSQL has no such limit. Requesting django_db_setup first lets the
+    session's live server share the test database's connection, as pytest-django intends.
+    """
+    if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+        yield live_server
+        return
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+
+    def one_at_a_time(environ, start_response):
+        with DATABASE_LOCK:
+            return app(environ, start_response)
+
+    httpd.set_app(one_at_a_time)
+    yield live_server
+    httpd.set_app(app)
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser profile (empty localStorage); its last view is saved in artifacts/, pass or fail."""
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def tracked_page(site, server):
+    """Publish an HTML page on the site with the tracker snippet for ``key``; returns its URL."""
+
+    def publish(path: str, key: str) -> str:
+        site.pages[path] = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Acme shop</title>"
+            f'<script defer src="{server.url}/t.js" data-key="{key}"></script>'
+            f"</head><body><h1>Acme shop {path}</h1></body></html>"
+        )
+        return site.url(path)
+
+    return publish
+
+
+def stored_events(app, **filters) -> list[Event]:
+    with DATABASE_LOCK:
+        return list(Event.objects.filter(app=app, **filters).order_by("id"))
+
+
+def wait_for_events(app, count: int, **filters) -> list[Event]:
+    """The app's events in arrival order, once ``count`` are stored (beacons are sent asynchronously)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        events = stored_events(app, **filters)
+        if len(events) >= count or time.monotonic() > deadline:
+            assert len(events) == count, f"expected {count} events, stored: {[(e.name, e.url) for e in events]}"
+            return events
+        time.sleep(0.05)
+
+
+def test_a_page_view_is_recorded_with_url_path_referrer_and_utm_fields(page, site, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
+    landing = (
+        tracked_page("/landing.html", shop.publishable_key.raw)
+        + "?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
+    )
+    # The link lives on another host, as a newsletter or search engine would; Chromium's default referrer
+    # policy (strict-origin-when-cross-origin) then sends only that host's origin.
+    site.pages["/mail.html"] = f'<!doctype html><a id="go" href="{landing}">Spring sale</a>'
+    page.goto(site.url("/mail.html", host="127.0.0.1"))
+    page.click("#go")
+
+    (view,) = wait_for_events(shop.app, 1)
+    assert (view.name, view.source, view.url) == ("pageview", "browser", landing)
+    assert (view.host, view.path) == ("localhost", "/landing.html")
+    assert (view.referrer, view.referrer_host) == (f"http://127.0.0.1:{site.port}/", "127.0.0.1")
+    assert (view.utm_source, view.utm_medium, view.utm_campaign) == ("newsletter", "email", "spring")
+    assert view.anonymous_id and view.session_id
+    assert re.fullmatch(r"\d+x\d+", view.screen) and view.locale
+
+
+def test_history_push_state_records_a_page_view_for_the_new_path(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    first_url = tracked_page("/app.html", shop.publishable_key.raw)
+    page.goto(first_url)
+    wait_for_events(shop.app, 1)
+
+    page.evaluate("history.pushState({}, '', '/app/settings?tab=billing')")
+
+    first, second = wait_for_events(shop.app, 2, name="pageview")
+    assert first.path == "/app.html"
+    assert (second.path, second.url) == ("/app/settings", page.url)
+    assert second.referrer == first_url
+    assert second.anonymous_id == first.anonymous_id and second.session_id == first.session_id
+
+
+def test_uea_track_records_a_custom_event_with_its_metadata(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page.goto(tracked_page("/pricing.html", shop.publishable_key.raw))
+    wait_for_events(shop.app, 1, name="pageview")
+
+    page.evaluate("uea.track('signup', {plan: 'pro', seats: 3})")
+
+    (signup,) = wait_for_events(shop.app, 1, name="signup")
+    assert signup.metadata == {"plan": "pro", "seats": 3}
+    assert (signup.source, signup.path) == ("browser", "/pricing.html")
+
+
+def test_a_page_on_an_origin_outside_the_allowed_domains_stores_nothing(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example", domains=["shop.example"])
+    with page.expect_response(lambda response: response.url.endswith("/api/analytics/collect")) as collected:
+        page.goto(tracked_page("/landing.html", shop.publishable_key.raw))
+
+    assert collected.value.status == 403
+    assert stored_events(shop.app) == []
+
+
+def test_the_anonymous_id_is_kept_across_page_loads_and_the_script_is_cacheable_javascript(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    url = tracked_page("/landing.html", shop.publishable_key.raw)
+    with page.expect_response(lambda response: response.url.endswith("/t.js")) as script:
+        page.goto(url)
+    wait_for_events(shop.app, 1)
+    page.goto(url + "?again")
+
+    first, second = wait_for_events(shop.app, 2)
+    assert first.anonymous_id == second.anonymous_id == page.evaluate("localStorage.getItem('uea_aid')")
+    headers = script.value.headers
+    assert headers["content-type"].startswith(("application/javascript", "text/javascript"))
+    max_age = re.search(r"max-age=(\d+)", headers["cache-control"])
+    assert max_age and int(max_age.group(1)) > 0
+
+
+def test_the_tracker_works_in_a_sandboxed_frame_where_local_storage_is_blocked(page, site, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    tracked_page("/widget.html", shop.publishable_key.raw)
+    site.pages["/host.html"] = '<!doctype html><iframe sandbox="allow-scripts" src="/widget.html"></iframe>'
+    page.goto(site.url("/host.html"))
+    wait_for_events(shop.app, 1, name="pageview")
+
+    page.frame(url=re.compile("widget")).evaluate("uea.track('widget_opened')")
+
+    view, opened = wait_for_events(shop.app, 2)
+    assert (view.path, opened.name) == ("/widget.html", "widget_opened")
+    assert view.anonymous_id == opened.anonymous_id != ""  # kept for the life of the page instead
+
+
+def test_uea_track_with_metadata_that_is_not_an_object_still_records_the_event(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page.goto(tracked_page("/compare.html", shop.publishable_key.raw))
+    wait_for_events(shop.app, 1, name="pageview")
+
+    page.evaluate("uea.track('compare', ['basic', 'pro']); uea.track('search', 'shoes')")
+
+    events = wait_for_events(shop.app, 2, name__in=["compare", "search"])
+    assert sorted((event.name, event.metadata) for event in events) == [("compare", {}), ("search", {})]
+
+
+def test_a_burst_of_large_events_past_the_beacon_budget_all_arrive_without_page_errors(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(error))
+    page.goto(tracked_page("/catalogue.html", shop.publishable_key.raw))
+    wait_for_events(shop.app, 1, name="pageview")
+
+    # Five 30 KB events in one go: the browser refuses beacons past 64 KiB in flight.
+    page.evaluate("for (var i = 0; i < 5; i++) uea.track('impression', {item: i, blob: 'x'.repeat(30000)})")
+
+    impressions = wait_for_events(shop.app, 5, name="impression")
+    assert sorted(event.metadata["item"] for event in impressions) == [0, 1, 2, 3, 4]
+    assert page_errors == []
+
+
+def test_when_send_beacon_refuses_events_arrive_by_fetch(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page.add_init_script("navigator.sendBeacon = function () { return false; };")
+    with page.expect_request(lambda request: request.url.endswith("/api/analytics/collect")) as collect:
+        page.goto(tracked_page("/landing.html", shop.publishable_key.raw))
+
+    (view,) = wait_for_events(shop.app, 1)
+    assert collect.value.resource_type == "fetch"
+    assert (view.name, view.source, view.path) == ("pageview", "browser", "/landing.html")
