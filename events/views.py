@@ -137,7 +137,7 @@ class CollectViewSet(viewsets.ViewSet):
     def create(self, request):
         source = EventSource.BROWSER if request.headers.get("Origin") else EventSource.API
         result = _ingest(request, _native_events(json_body(request)), source)
-        output = IngestOutput(result).data
+        output = result.as_response()
         if not result.valid:
             body = error_body("no_valid_events", "No event in the request is valid; see `rejected`.")
             return Response({**body, "rejected": output["rejected"]}, status=status.HTTP_400_BAD_REQUEST)
