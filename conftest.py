@@ -5,6 +5,8 @@ from rest_framework.test import APIClient
 from apikeys import services
 from apikeys.keys import KeyKind
 
+pytest_plugins = ["analytics_project.testing"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("reports.urls")),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("reports.dashboard_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

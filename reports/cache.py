@@ -1,12 +1,18 @@
 """Report cache keys with O(1) invalidation: every key embeds the app's generation number, and an
 ingest bumps that number, so old entries simply stop being read and expire on their own (SPEC §5)."""
 
+import hashlib
+import json
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _generation_key(app_id) -> str:
@@ -34,3 +40,31 @@ def app_generation_bump(app_id) -> None:
             cache.add(key, time.time_ns(), timeout=None)
     except Exception as exc:  # any cache client error
         logger.warning("report cache generation not bumped for app %s: %s", app_id, exc.__class__.__name__)
+
+
+def report_cache_key(*, app_id, generation: int, endpoint: str, params: dict) -> str:
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return f"reports:{app_id}:{generation}:{endpoint}:{digest}"
+
+
+def cached_report(*, app_id, endpoint: str, params: dict, compute: Callable[[], T]) -> tuple[T, bool]:
+    """The report from the cache if this app's current generation has it, else computed and stored.
+
+    Returns (report, hit). Fails open: with the cache down, every report is computed from the database.
+    The generation is read before computing, so a report is only ever stored under a generation as old
+    as, or older than, the data it saw: an ingest during the computation cannot leave it stale.
+    """
+    try:
+        key = report_cache_key(app_id=app_id, generation=app_generation(app_id), endpoint=endpoint, params=params)
+        report = cache.get(key)
+    except Exception as exc:  # any cache client error
+        logger.warning("report cache unavailable, computing %s: %s", endpoint, exc.__class__.__name__)
+        return compute(), False
+    if report is not None:
+        return report, True
+    report = compute()
+    try:
+        cache.set(key, report, timeout=settings.REPORT_CACHE_TTL)
+    except Exception as exc:  # any cache client error
+        logger.warning("report not cached (%s): %s", endpoint, exc.__class__.__name__)
+    return report, False

@@ -1,0 +1,109 @@
+"""The time window a report covers: pure date arithmetic, no database and no HTTP.
+
+A window is the half-open interval [start, end) of instants, plus the zone its days, weeks and months
+are counted in. A date-only ``endDate`` includes that whole local day; a date-time ``endDate`` is the
+exclusive end. Local midnights are built with ``zoneinfo``, so a day that starts at 01:00 because the
+clocks sprang forward at midnight starts at the right instant.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+DEFAULT_DAYS = 30
+MAX_SPAN = timedelta(days=731)  # two years, leap day included, counted in local wall-clock time
+MAX_HOURLY_SPAN = timedelta(days=31)
+EARLIEST_DATE = date(2000, 1, 1)  # ingestion refuses older timestamps
+LATEST_DATE = date(2999, 12, 31)
+
+
+class WindowError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
+
+    def days(self) -> Iterator[date]:
+        day = self.first_day
+        while day <= self.last_day:
+            yield day
+            day += timedelta(days=1)
+
+    def wall_clock_span(self) -> timedelta:
+        return _wall(self.end.astimezone(self.tz)) - _wall(self.start.astimezone(self.tz))
+
+    def days_before_end(self, days: int) -> datetime:
+        """The instant ``days`` local days before the end: a rolling window's start (DST-aware)."""
+        return (_wall(self.end.astimezone(self.tz)) - timedelta(days=days)).replace(tzinfo=self.tz)
+
+    def key(self) -> dict:
+        return {
+            "start": self.start.astimezone(UTC).isoformat(),
+            "end": self.end.astimezone(UTC).isoformat(),
+            "tz": self.tz.key,
+        }
+
+
+def _wall(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The first instant of a local day. Through UTC and back, so a midnight the clocks skipped reads as
+    the 01:00 it really is (zoneinfo leaves a wall time in a gap as it was written)."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def report_window(*, start: date | datetime | None, end: date | datetime | None, tz: ZoneInfo, now: datetime) -> Window:
+    """Resolve the request's startDate/endDate (either may be missing) into a checked Window."""
+    if end is None:
+        end_instant = local_midnight(now.astimezone(tz).date() + timedelta(days=1), tz)
+    else:
+        end_instant = _instant(end, tz, field="endDate", end=True)
+    if start is None:
+        last_day = (end_instant - timedelta(microseconds=1)).astimezone(tz).date()
+        start_instant = local_midnight(last_day - timedelta(days=DEFAULT_DAYS - 1), tz)
+    else:
+        start_instant = _instant(start, tz, field="startDate", end=False)
+    if end_instant <= start_instant:
+        raise WindowError("endDate", "Must be after startDate.")
+    window = Window(start=start_instant, end=end_instant, tz=tz)
+    if window.wall_clock_span() > MAX_SPAN:
+        raise WindowError("endDate", "The range may cover at most 2 years (731 days).")
+    return window
+
+
+def _instant(value: date | datetime, tz: ZoneInfo, *, field: str, end: bool) -> datetime:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise WindowError(field, f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.")
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    return local_midnight(value + timedelta(days=1) if end else value, tz)
+
+
+def hour_bucket_zone(window: Window) -> tzinfo:
+    """The fixed offset whose whole hours are the report zone's local hours.
+
+    Hours are bucketed in a fixed offset rather than the report zone, so the repeated hour when clocks
+    fall back stays two buckets, not one. For most zones that offset is UTC; India's +05:30 needs
+    +00:30 and Nepal's +05:45 needs +00:45.
+    """
+    minutes = int(window.start.astimezone(window.tz).utcoffset().total_seconds() // 60) % 60
+    return timezone(timedelta(minutes=minutes)) if minutes else UTC

@@ -1,0 +1,112 @@
+import pytest
+
+from apikeys import services
+from reports.tests.conftest import REPORTS, event
+
+ENDPOINTS = [
+    "event-summary",
+    "user-stats?userId=u1",
+    "daily-stats",
+    "timeseries",
+    "top-pages",
+    "top-referrers",
+    "breakdown?by=browser",
+    "active-users",
+    "export",
+]
+
+
+def _url(endpoint: str, **params) -> str:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    joiner = "&" if "?" in endpoint else "?"
+    return REPORTS + endpoint + (joiner + query if query else "")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_every_report_answers_a_secret_key(endpoint, secret_client, send, registered):
+    send(registered, [event()])
+    assert secret_client.get(_url(endpoint)).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_publishable_key_is_refused_every_report(endpoint, publishable_client):
+    response = publishable_client.get(_url(endpoint))
+    assert response.status_code == 403
+    assert response.json()["code"] == "secret_key_required"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_no_credentials_at_all_is_a_401(endpoint, api_client, db):
+    response = api_client.get(_url(endpoint))
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_required"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_key_naming_another_apps_id_gets_404(endpoint, secret_client, other_app):
+    response = secret_client.get(_url(endpoint, appId=other_app.app.id))
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_key_may_name_its_own_app(secret_client, registered, send):
+    send(registered, [event()])
+    response = secret_client.get(_url("event-summary", appId=registered.app.id))
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+def test_another_apps_events_never_change_a_report(report, send, registered, other_app):
+    send(registered, [event(userId="mine", url="https://a.example/mine", referrer="https://ref.example/")])
+    before = {name: report(registered, name).json() for name in ["event-summary", "daily-stats", "top-pages"]}
+    send(other_app, [event(userId=f"theirs{n}", url="https://b.example/theirs") for n in range(5)])
+    after = {name: report(registered, name).json() for name in ["event-summary", "daily-stats", "top-pages"]}
+    assert after == before
+    assert before["event-summary"]["count"] == 1
+    assert report(other_app, "event-summary").json()["count"] == 5
+
+
+def test_user_stats_of_a_user_known_only_to_another_app_is_a_404(report, send, registered, other_app):
+    send(other_app, [event(userId="elsewhere")])
+    response = report(registered, "user-stats", userId="elsewhere")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_superuser_session_reads_any_app_by_id(api_client, django_user_model, send, registered):
+    send(registered, [event(), event()])
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    api_client.force_login(admin)
+    response = api_client.get(_url("event-summary", appId=registered.app.id))
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+def test_a_staff_session_reads_only_the_apps_granted_to_it(staff_client, staff_user, send, registered, other_app):
+    send(registered, [event()])
+    registered.app.operators.add(staff_user)
+    assert staff_client.get(_url("daily-stats", appId=registered.app.id)).status_code == 200
+    assert staff_client.get(_url("daily-stats", appId=other_app.app.id)).status_code == 404
+
+
+def test_a_staff_session_must_name_the_app(staff_client):
+    response = staff_client.get(_url("event-summary"))
+    assert response.status_code == 400
+    assert "appId" in response.json()["fields"]
+
+
+def test_a_staff_session_naming_an_unknown_app_gets_404(staff_client):
+    response = staff_client.get(_url("event-summary", appId="00000000-0000-4000-8000-000000000000"))
+    assert response.status_code == 404
+
+
+def test_a_signed_in_user_who_is_not_staff_is_refused(api_client, django_user_model, registered):
+    api_client.force_login(django_user_model.objects.create_user("someone", "s@example.com", "pw"))
+    assert api_client.get(_url("event-summary", appId=registered.app.id)).status_code == 403
+
+
+def test_report_requests_count_against_the_keys_report_rate(registered, client_for, send):
+    key = services.api_key_create(app=registered.app, kind="secret", report_rate="2/m")
+    client = client_for(key.raw)
+    assert [client.get(_url("event-summary")).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get(_url("event-summary"))["Retry-After"].isdigit()
