@@ -1,0 +1,9 @@
+from django.urls import path
+
+from reports import dashboard
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", dashboard.app_list, name="app-list"),
+    path("apps/<uuid:app_id>/", dashboard.app_detail, name="app-detail"),
+]

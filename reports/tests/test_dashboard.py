@@ -1,0 +1,78 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from events.services import RequestFacts, events_ingest
+
+
+def ingest(registered, events):
+    facts = RequestFacts(
+        api_key=registered.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=timezone.now(), source="api"
+    )
+    return events_ingest(raw_events=events, facts=facts)
+
+
+@pytest.fixture
+def staff(db, registered):
+    user = User.objects.create_user("analyst", password="pw-for-tests-only", is_staff=True)
+    registered.app.operators.add(user)
+    return user
+
+
+def test_a_visitor_who_is_not_staff_is_sent_to_log_in(client, db, registered):
+    User.objects.create_user("customer", password="pw-for-tests-only")
+    client.login(username="customer", password="pw-for-tests-only")
+    for path in ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/"]:
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_app_list_shows_24_hour_and_7_day_counts_of_granted_apps_only(client, staff, registered, other_app):
+    now = timezone.now()
+    ingest(
+        registered, [{"event": "e", "timestamp": (now - timedelta(hours=h)).isoformat()} for h in (1, 5, 30, 100, 200)]
+    )
+    client.force_login(staff)
+    page = client.get("/dashboard/").content.decode()
+    assert registered.app.name in page and other_app.app.name not in page
+    assert re.search(r'data-testid="count-24h">2<', page)
+    assert re.search(r'data-testid="count-7d">4<', page)
+
+
+def test_an_app_that_is_not_granted_is_404(client, staff, other_app):
+    client.force_login(staff)
+    assert client.get(f"/dashboard/apps/{other_app.app.pk}/").status_code == 404
+
+
+def test_the_app_page_shows_the_same_figures_as_the_report_api(client, staff, registered, secret_client):
+    now = timezone.now()
+    events = [
+        {
+            "event": "pageview",
+            "userId": f"u{i % 3}",
+            "url": f"https://shop.example/{'pricing' if i % 2 else 'home'}",
+            "timestamp": (now - timedelta(days=i % 4, minutes=5)).isoformat(),
+        }
+        for i in range(12)
+    ]
+    ingest(registered, events)
+    client.force_login(staff)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/").content.decode()
+    api = secret_client.get("/api/analytics/event-summary").json()
+    assert re.search(rf'data-testid="total-events">{api["count"]}<', page)
+    assert re.search(rf'data-testid="unique-users">{api["uniqueUsers"]}<', page)
+    days = secret_client.get("/api/analytics/daily-stats").json()
+    assert page.count('class="point"') == len(days) == 30
+    top = secret_client.get("/api/analytics/top-pages").json()[0]
+    assert f'<td>{top["value"]}</td><td class="n">{top["count"]}</td>' in page
+
+
+def test_a_bad_date_shows_an_error_and_the_default_range(client, staff, registered):
+    client.force_login(staff)
+    response = client.get(f"/dashboard/apps/{registered.app.pk}/?startDate=yesterday")
+    assert response.status_code == 200
+    assert 'class="error"' in response.content.decode()

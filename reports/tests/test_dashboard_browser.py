@@ -1,0 +1,113 @@
+"""The dashboard and the API docs in a real Chromium, as an operator and a newcomer would use them.
+
+Every request to a host other than the live server is aborted, so "works offline" is tested, not assumed.
+"""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from apikeys.services import app_register
+from events.services import RequestFacts, events_ingest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "pw-for-browser-tests"
+
+
+@pytest.fixture
+def offline_page(page, server):
+    """The page may reach only the live server: any CDN or other host is refused."""
+    blocked = []
+
+    def route(request_route):
+        if request_route.request.url.startswith(server.url):
+            request_route.continue_()
+        else:
+            blocked.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.blocked_requests = blocked
+    return page
+
+
+@pytest.fixture
+def seeded_app(db):
+    registered = app_register(name="Browser shop", owner_email="ops@shop.example", timezone_name="Europe/Berlin")
+    now = timezone.now()
+    facts = RequestFacts(
+        api_key=registered.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=now, source="api"
+    )
+    events = [
+        {
+            "event": "pageview",
+            "userId": f"user-{i % 4}",
+            "url": "https://shop.example/pricing" if i % 3 else "https://shop.example/",
+            "timestamp": (now - timedelta(days=i % 5, minutes=10)).isoformat(),
+        }
+        for i in range(15)
+    ]
+    events_ingest(raw_events=events, facts=facts)
+    return registered
+
+
+def log_in(page, server, path: str, username: str):
+    page.goto(server.url + path)
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def test_a_staff_user_logs_in_and_reads_the_apis_figures_off_the_dashboard(offline_page, server, seeded_app, client):
+    staff = User.objects.create_user("analyst", password=PASSWORD, is_staff=True)
+    seeded_app.app.operators.add(staff)
+    log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
+    offline_page.wait_for_selector("[data-testid=total-events]")
+
+    headers = {"HTTP_X_API_KEY": seeded_app.secret_key.raw}
+    summary = client.get("/api/analytics/event-summary", **headers).json()
+    top_page = client.get("/api/analytics/top-pages", **headers).json()[0]
+    days = client.get("/api/analytics/daily-stats", **headers).json()
+    assert offline_page.inner_text("[data-testid=total-events]") == str(summary["count"]) == "15"
+    assert offline_page.inner_text("[data-testid=unique-users]") == str(summary["uniqueUsers"])
+    first_row = offline_page.locator("h2:text('Top pages') + table tbody tr").first.inner_text().split("\t")
+    assert first_row[:2] == [top_page["value"], str(top_page["count"])]
+    assert offline_page.locator("[data-testid=timeseries] circle.point").count() == len(days)
+    assert offline_page.blocked_requests == []
+
+
+def test_a_user_who_is_not_staff_is_sent_to_the_login_page(offline_page, server, seeded_app):
+    User.objects.create_user("customer", password=PASSWORD)
+    offline_page.goto(f"{server.url}/dashboard/apps/{seeded_app.app.pk}/")
+    assert "/admin/login/" in offline_page.url
+    log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "customer")
+    assert "/admin/login/" in offline_page.url
+    assert offline_page.locator("[data-testid=total-events]").count() == 0
+
+
+def test_swagger_ui_works_offline_and_try_it_out_with_a_key_returns_200(offline_page, server, seeded_app):
+    offline_page.goto(f"{server.url}/api/docs/")
+    offline_page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    paths = offline_page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/analytics/event-summary" in [re.sub(r"\s", "", path) for path in paths]
+
+    offline_page.click("button.authorize")
+    offline_page.locator(".modal-ux input[type=text]").first.fill(seeded_app.secret_key.raw)
+    offline_page.locator(".modal-ux button.authorize").first.click()
+    offline_page.click("button.btn-done")
+
+    operation = (
+        offline_page.locator("#operations-reports-api_analytics_event_summary_retrieve, .opblock-get")
+        .filter(has_text="/api/analytics/event-summary")
+        .first
+    )
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=15_000)
+    assert status.inner_text().strip().startswith("200")
+    assert offline_page.blocked_requests == []
