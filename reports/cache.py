@@ -47,7 +47,9 @@ def report_cache_key(*, app_id, generation: int, endpoint: str, params: dict) ->
     return f"reports:{app_id}:{generation}:{endpoint}:{digest}"
 
 
-def cached_report(*, app_id, endpoint: str, params: dict, compute: Callable[[], T]) -> tuple[T, bool]:
+def cached_report(
+    *, app_id, endpoint: str, params: dict, compute: Callable[[], T], timeout: int | None = None
+) -> tuple[T, bool]:
     """The report from the cache if this app's current generation has it, else computed and stored.
 
     Returns (report, hit). Fails open: with the cache down, every report is computed from the database.
@@ -64,7 +66,7 @@ def cached_report(*, app_id, endpoint: str, params: dict, compute: Callable[[], 
         return report, True
     report = compute()
     try:
-        cache.set(key, report, timeout=settings.REPORT_CACHE_TTL)
+        cache.set(key, report, timeout=settings.REPORT_CACHE_TTL if timeout is None else timeout)
     except Exception as exc:  # any cache client error
         logger.warning("report not cached (%s): %s", endpoint, exc.__class__.__name__)
     return report, False

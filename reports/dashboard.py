@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apikeys.selectors import apps_visible_to
 from events.models import Event
-from reports import selectors
+from reports import behaviour, selectors
 from reports.charts import line_chart
 from reports.params import WindowError, report_window
 
@@ -78,5 +78,60 @@ def app_detail(request, app_id):
             (title, selectors.breakdown(app_id=app.pk, window=window, event=None, by=by, limit=10).values)
             for by, title in BREAKDOWNS
         ],
+        "event_names": [row.value for row in summary.event_breakdown or []],
+        **_funnel_section(request, app, window),
+        **_retention_section(request, app, window),
     }
     return render(request, "dashboard/app_detail.html", context)
+
+
+def _funnel_section(request, app, window) -> dict:
+    names = [name.strip() for name in request.GET.get("funnel", "").split(",") if name.strip()]
+    try:
+        window_days = min(max(int(request.GET.get("funnelDays", "14")), 1), 365)
+    except ValueError:
+        window_days = 14
+    section = {"funnel_steps": ", ".join(names), "funnel_days": window_days, "funnel": None, "funnel_error": None}
+    if not names:
+        return section
+    if not 2 <= len(names) <= 10:
+        return {**section, "funnel_error": "A funnel has 2 to 10 steps, separated by commas."}
+    section["funnel"] = behaviour.funnel(
+        app=app,
+        steps=[behaviour.FunnelStep(event=name[:200]) for name in names],
+        start=window.start,
+        end=window.end,
+        window_seconds=window_days * 86400,
+    )
+    return section
+
+
+def _retention_section(request, app, window) -> dict:
+    period = request.GET.get("period", "week")
+    period = period if period in behaviour.PERIODS else "week"
+    cohort_event = request.GET.get("cohortEvent", "").strip()[:200] or None
+    return_event = request.GET.get("returnEvent", "").strip()[:200] or None
+    retention = behaviour.retention(
+        app=app,
+        cohort_event=cohort_event,
+        return_event=return_event,
+        period=period,
+        periods=8,
+        start=window.start,
+        end=window.end,
+        tz=window.tz.key,
+    )
+    return {
+        "retention": retention,
+        "retention_columns": list(range(retention.periods + 1)),
+        "cohort_event": cohort_event or "",
+        "return_event": return_event or "",
+        "period": period,
+    }
+
+
+@staff_member_required
+def app_live(request, app_id):
+    """A small page the app page embeds in an iframe; it reloads itself every 5 seconds, no script needed."""
+    app = _visible_app(request, app_id)
+    return render(request, "dashboard/live.html", {"app": app, "live": behaviour.live(app=app, now=timezone.now())})

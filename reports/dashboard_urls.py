@@ -6,4 +6,5 @@ app_name = "dashboard"
 urlpatterns = [
     path("", dashboard.app_list, name="app-list"),
     path("apps/<uuid:app_id>/", dashboard.app_detail, name="app-detail"),
+    path("apps/<uuid:app_id>/live", dashboard.app_live, name="app-live"),
 ]

@@ -14,7 +14,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analytics_project.serializers import StrictSerializer
 from apikeys.validators import validate_timezone
+from reports import behaviour
 from reports.params import MAX_HOURLY_SPAN, WindowError, report_window
 from reports.selectors import DIMENSIONS, INTERVALS, METADATA_PREFIX
 
@@ -259,3 +261,173 @@ class ActiveUsersOutput(serializers.Serializer):
     mau = serializers.IntegerField(help_text="Users active in the 30 days ending with the range.")
     asOf = serializers.DateField(source="as_of", help_text="The last day of the range.")
     series = DailyActiveOutput(many=True, help_text="Users active on each day of the range.")
+
+
+# Behavioural analytics (issue #5) -----------------------------------------------------------------
+
+_FUNNEL_PROPERTY_ALIASES = {"device": "device_type", "referrer": "referrer_host"}
+FUNNEL_PROPERTIES = sorted({*behaviour.PROPERTY_COLUMNS, *_FUNNEL_PROPERTY_ALIASES})
+DEFAULT_FUNNEL_WINDOW = 14 * 24 * 3600
+MAX_FUNNEL_WINDOW = 365 * 24 * 3600
+
+
+def _funnel_property(value: str) -> str:
+    """A funnel filter or breakdown property: a column name (``device`` and ``referrer`` as aliases) or
+    ``metadata.<key>``; returned as the name the selector uses."""
+    if value.startswith(behaviour.METADATA_PREFIX):
+        if not behaviour.METADATA_KEY.match(value.removeprefix(behaviour.METADATA_PREFIX)):
+            raise serializers.ValidationError("A metadata key is 1-100 letters, digits, '_', '-' or '.'.")
+        return value
+    if value not in FUNNEL_PROPERTIES:
+        raise serializers.ValidationError(f"Use one of {', '.join(FUNNEL_PROPERTIES)} or metadata.<key>.")
+    return _FUNNEL_PROPERTY_ALIASES.get(value, value)
+
+
+class FunnelFilterInput(StrictSerializer):
+    property = serializers.CharField(
+        max_length=120,
+        help_text="`url`, `path`, `host`, `device`, `browser`, `os`, `country`, `referrer`, "
+        "`utm_*`, or `metadata.<key>`.",
+    )
+    operator = serializers.ChoiceField(choices=behaviour.OPERATORS, default="eq")
+    value = serializers.JSONField(help_text="A string (or number); a list of them for `in`.")
+
+    def validate_property(self, value: str) -> str:
+        return _funnel_property(value)
+
+    def validate(self, attrs: dict) -> dict:
+        value = attrs["value"]
+        if attrs["operator"] == "in":
+            if not isinstance(value, list) or not value or len(value) > behaviour.MAX_IN_VALUES:
+                raise serializers.ValidationError(
+                    {"value": [f"`in` takes a list of 1 to {behaviour.MAX_IN_VALUES} values."]}
+                )
+            scalars = value
+        else:
+            scalars = [value]
+        if not all(isinstance(item, (str, int, float, bool)) for item in scalars):
+            raise serializers.ValidationError({"value": ["Values must be strings, numbers or booleans."]})
+        return attrs
+
+
+class FunnelStepInput(StrictSerializer):
+    event = serializers.CharField(max_length=200, help_text="The event name of this step.")
+    filters = FunnelFilterInput(many=True, required=False, default=list, max_length=10)
+
+
+class FunnelInput(StrictSerializer, ReportQuery):
+    steps = FunnelStepInput(many=True, min_length=2, max_length=10, help_text="2 to 10 steps, in order.")
+    windowSeconds = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_FUNNEL_WINDOW,
+        min_value=1,
+        max_value=MAX_FUNNEL_WINDOW,
+        help_text="How long after entering a user may take to finish; default 14 days.",
+    )
+    breakdown = serializers.CharField(
+        required=False, max_length=120, help_text="Split every figure by the entry event's value of this property."
+    )
+
+    def validate_breakdown(self, value: str) -> str:
+        return _funnel_property(value)
+
+
+class FunnelStepOutput(serializers.Serializer):
+    event = serializers.CharField()
+    count = serializers.IntegerField(help_text="Users who reached this step.")
+    conversionFromStart = serializers.FloatField(source="conversion_from_start")
+    conversionFromPrevious = serializers.FloatField(source="conversion_from_previous")
+    dropOff = serializers.IntegerField(source="drop_off", help_text="Users lost since the previous step.")
+    medianSecondsToConvert = serializers.FloatField(
+        source="median_seconds_to_convert", allow_null=True, help_text="From the previous step; null for step 1."
+    )
+
+
+class FunnelBreakdownOutput(serializers.Serializer):
+    value = serializers.CharField()
+    steps = FunnelStepOutput(many=True)
+
+
+class FunnelOutput(serializers.Serializer):
+    steps = FunnelStepOutput(many=True)
+    breakdown = serializers.CharField(allow_null=True)
+    breakdownValues = FunnelBreakdownOutput(source="breakdown_values", many=True)
+
+
+class RetentionQuery(ReportQuery):
+    cohortEvent = serializers.CharField(
+        required=False, max_length=200, help_text="Users join the cohort of their first such event; default: any."
+    )
+    returnEvent = serializers.CharField(
+        required=False, max_length=200, help_text="What counts as coming back; default: any event."
+    )
+    period = serializers.ChoiceField(choices=behaviour.PERIODS, required=False, default="week")
+    periods = serializers.IntegerField(
+        required=False, default=8, min_value=1, max_value=behaviour.MAX_PERIODS, help_text="Periods after the first."
+    )
+
+
+class RetentionPeriodOutput(serializers.Serializer):
+    period = serializers.IntegerField()
+    users = serializers.IntegerField()
+    rate = serializers.FloatField()
+
+
+class RetentionCohortOutput(serializers.Serializer):
+    start = serializers.DateField(help_text="First day of the cohort's period, in the report time zone.")
+    size = serializers.IntegerField()
+    periods = RetentionPeriodOutput(many=True, help_text="0..N; periods that have not begun are absent.")
+
+
+class RetentionOutput(serializers.Serializer):
+    period = serializers.CharField()
+    periods = serializers.IntegerField()
+    tz = serializers.CharField()
+    cohorts = RetentionCohortOutput(many=True)
+
+
+class JourneyQuery(AppQuery):
+    cursor = serializers.CharField(required=False, max_length=200, help_text="`nextCursor` of the previous page.")
+    limit = serializers.IntegerField(
+        required=False, default=100, min_value=1, max_value=behaviour.MAX_JOURNEY_LIMIT, help_text="Events per page."
+    )
+
+
+class JourneyEventOutput(serializers.Serializer):
+    eventId = serializers.CharField(source="event_id")
+    event = serializers.CharField(source="name")
+    timestamp = serializers.DateTimeField()
+    url = serializers.CharField()
+    path = serializers.CharField()
+    metadata = serializers.DictField()
+
+
+class JourneySessionOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="1 for the user's first session ever.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    durationSeconds = serializers.FloatField(source="duration_seconds")
+    entryPage = serializers.CharField(source="entry_page")
+    exitPage = serializers.CharField(source="exit_page")
+    eventCount = serializers.IntegerField(source="event_count", help_text="Events in the whole session.")
+    events = JourneyEventOutput(many=True, help_text="This page's events of the session.")
+
+
+class JourneyOutput(serializers.Serializer):
+    userId = serializers.CharField(source="distinct_id")
+    sessions = JourneySessionOutput(many=True)
+    nextCursor = serializers.CharField(source="next_cursor", allow_null=True)
+
+
+class LiveMinuteOutput(serializers.Serializer):
+    minute = serializers.DateTimeField()
+    events = serializers.IntegerField()
+    activeUsers = serializers.IntegerField(source="active_users")
+
+
+class LiveOutput(serializers.Serializer):
+    now = serializers.DateTimeField()
+    minutes = LiveMinuteOutput(many=True, help_text="The last 30 minutes, oldest first; the last is partial.")
+    activeUsers5m = serializers.IntegerField(source="active_users_5m")
+    totalEvents = serializers.IntegerField(source="total_events")
+    totalActiveUsers = serializers.IntegerField(source="total_active_users")

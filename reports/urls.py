@@ -12,5 +12,9 @@ router.register("api/analytics/top-referrers", views.TopReferrersViewSet, basena
 router.register("api/analytics/breakdown", views.BreakdownViewSet, basename="breakdown")
 router.register("api/analytics/active-users", views.ActiveUsersViewSet, basename="active-users")
 router.register("api/analytics/export", views.ExportViewSet, basename="export")
+router.register("api/analytics/funnels", views.FunnelViewSet, basename="funnels")
+router.register("api/analytics/retention", views.RetentionViewSet, basename="retention")
+router.register("api/analytics/users", views.JourneyViewSet, basename="user")
+router.register("api/analytics/live", views.LiveViewSet, basename="live")
 
 urlpatterns = router.urls

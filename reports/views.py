@@ -5,10 +5,12 @@ only the apps it may see in the admin. Publishable keys get 403.
 """
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -17,7 +19,7 @@ from apikeys.authentication import ApiKeyAuthentication
 from apikeys.models import ApiKey, App
 from apikeys.selectors import apps_visible_to
 from apikeys.throttling import ReportRateThrottle
-from reports import selectors
+from reports import behaviour, selectors
 from reports.cache import cached_report
 from reports.export import csv_lines, ndjson_lines
 from reports.serializers import (
@@ -29,8 +31,15 @@ from reports.serializers import (
     DayStatOutput,
     EventSummaryOutput,
     ExportQuery,
+    FunnelInput,
+    FunnelOutput,
+    JourneyOutput,
+    JourneyQuery,
     LimitedQuery,
+    LiveOutput,
     ReportQuery,
+    RetentionOutput,
+    RetentionQuery,
     TimeseriesOutput,
     TimeseriesQuery,
     UserStatsOutput,
@@ -38,6 +47,8 @@ from reports.serializers import (
     ValueUsersOutput,
     cache_params,
 )
+
+LIVE_CACHE_SECONDS = 5
 
 
 class IgnoreFormatParameter(DefaultContentNegotiation):
@@ -101,16 +112,20 @@ class ReportViewSet(viewsets.ViewSet):
     endpoint: str
     query_serializer = ReportQuery
 
-    def parse(self, request) -> tuple[App, dict]:
-        app_query = AppQuery(data=request.query_params)
+    def parse(self, request, data=None) -> tuple[App, dict]:
+        """The app and the validated parameters: the query string, or ``data`` (a POST body)."""
+        data = request.query_params if data is None else data
+        app_query = AppQuery(data=data if isinstance(data, dict) else {})
         app_query.is_valid(raise_exception=True)
         app = report_app(request, app_query.validated_data.get("appId"))
-        query = self.query_serializer(data=request.query_params, context={"timezone": app.timezone})
+        query = self.query_serializer(data=data, context={"timezone": app.timezone})
         query.is_valid(raise_exception=True)
         return app, query.validated_data
 
-    def cached(self, app: App, query: dict, compute) -> Response:
-        data, hit = cached_report(app_id=app.id, endpoint=self.endpoint, params=cache_params(query), compute=compute)
+    def cached(self, app: App, query: dict, compute, timeout: int | None = None) -> Response:
+        data, hit = cached_report(
+            app_id=app.id, endpoint=self.endpoint, params=cache_params(query), compute=compute, timeout=timeout
+        )
         return Response(data, headers={"X-Cache": "hit" if hit else "miss"})
 
 
@@ -469,3 +484,209 @@ class ExportViewSet(ReportViewSet):
         filename = f"events-{window.first_day}-{window.last_day}.{query['format']}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+# Behavioural analytics (issue #5) -----------------------------------------------------------------
+
+
+class FunnelViewSet(ReportViewSet):
+    endpoint = "funnels"
+    query_serializer = FunnelInput
+
+    @extend_schema(
+        summary="Funnel",
+        description="How many users go through the steps in order (PostHog's ordered funnel). A user enters "
+        "at their first step-1 event in the range; each next step is their first matching event after the "
+        "previous one, within `windowSeconds` of entering and before the range ends. Per step: users, "
+        "conversion from the start and from the previous step, drop-off, and the median seconds from the "
+        "previous step. Filters compare as text; `metadata.<key>` reads the event's metadata."
+        + _COMMON_NOTE
+        + _CACHE_NOTE,
+        request=FunnelInput,
+        responses={200: FunnelOutput},
+        examples=[
+            OpenApiExample(
+                "Sign-up funnel",
+                value={
+                    "steps": [
+                        {"event": "view_pricing"},
+                        {"event": "signup", "filters": [{"property": "device", "operator": "eq", "value": "mobile"}]},
+                        {
+                            "event": "purchase",
+                            "filters": [{"property": "metadata.plan", "operator": "in", "value": ["pro", "team"]}],
+                        },
+                    ],
+                    "startDate": "2024-05-01",
+                    "endDate": "2024-05-31",
+                    "windowSeconds": 604800,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Result",
+                value={
+                    "steps": [
+                        {
+                            "event": "view_pricing",
+                            "count": 1000,
+                            "conversionFromStart": 1.0,
+                            "conversionFromPrevious": 1.0,
+                            "dropOff": 0,
+                            "medianSecondsToConvert": None,
+                        },
+                        {
+                            "event": "signup",
+                            "count": 240,
+                            "conversionFromStart": 0.24,
+                            "conversionFromPrevious": 0.24,
+                            "dropOff": 760,
+                            "medianSecondsToConvert": 312.0,
+                        },
+                        {
+                            "event": "purchase",
+                            "count": 60,
+                            "conversionFromStart": 0.06,
+                            "conversionFromPrevious": 0.25,
+                            "dropOff": 180,
+                            "medianSecondsToConvert": 86400.0,
+                        },
+                    ],
+                    "breakdown": None,
+                    "breakdownValues": [],
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    def create(self, request):
+        app, query = self.parse(request, data=request.data)
+        window = query["window"]
+        steps = [
+            behaviour.FunnelStep(
+                event=step["event"],
+                filters=[behaviour.FunnelFilter(f["property"], f["operator"], f["value"]) for f in step["filters"]],
+            )
+            for step in query["steps"]
+        ]
+        return self.cached(
+            app,
+            query,
+            lambda: FunnelOutput(
+                behaviour.funnel(
+                    app=app,
+                    steps=steps,
+                    start=window.start,
+                    end=window.end,
+                    window_seconds=query["windowSeconds"],
+                    breakdown=query.get("breakdown"),
+                )
+            ).data,
+        )
+
+
+class RetentionViewSet(ReportViewSet):
+    endpoint = "retention"
+    query_serializer = RetentionQuery
+
+    @extend_schema(
+        summary="Retention cohorts",
+        description="Users grouped by the period of their first-ever `cohortEvent` (cohorts starting in the "
+        "range are listed), and for periods 0..N after it how many did a `returnEvent`. Period 0 is the "
+        "cohort's own period. Periods that have not begun yet are absent, not zero. Weeks start on Monday; "
+        "periods are counted in the app's time zone (or `tz`)." + _CACHE_NOTE,
+        parameters=[RetentionQuery],
+        responses={200: RetentionOutput},
+        examples=[
+            OpenApiExample(
+                "Weekly retention",
+                value={
+                    "period": "week",
+                    "periods": 2,
+                    "tz": "Europe/Berlin",
+                    "cohorts": [
+                        {
+                            "start": "2024-05-06",
+                            "size": 120,
+                            "periods": [
+                                {"period": 0, "users": 120, "rate": 1.0},
+                                {"period": 1, "users": 54, "rate": 0.45},
+                                {"period": 2, "users": 41, "rate": 0.3417},
+                            ],
+                        },
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def list(self, request):
+        app, query = self.parse(request)
+        window = query["window"]
+        return self.cached(
+            app,
+            query,
+            lambda: RetentionOutput(
+                behaviour.retention(
+                    app=app,
+                    cohort_event=query.get("cohortEvent"),
+                    return_event=query.get("returnEvent"),
+                    period=query["period"],
+                    periods=query["periods"],
+                    start=window.start,
+                    end=window.end,
+                    tz=window.tz.key,
+                )
+            ).data,
+        )
+
+
+class JourneyViewSet(ReportViewSet):
+    """``/api/analytics/users/{userId}/journey``: the user id is the path's, never another app's."""
+
+    endpoint = "journey"
+    query_serializer = JourneyQuery
+    lookup_url_kwarg = "userId"
+    lookup_value_regex = r"[^/]+"
+
+    @extend_schema(
+        summary="A user's journey",
+        description="The user's events in order, grouped in sessions (more than 30 minutes without an event "
+        "ends one), one page at a time: pass `nextCursor` back as `cursor` for the next page. Sessions are "
+        "numbered over the user's whole history and their figures cover the whole session. 404 for a user "
+        "this app has never seen." + _CACHE_NOTE,
+        parameters=[JourneyQuery],
+        responses={200: JourneyOutput},
+    )
+    @action(detail=True, methods=["get"])
+    def journey(self, request, **path):
+        user_id = path[self.lookup_url_kwarg]
+        app, query = self.parse(request)
+        return self.cached(app, {**query, "userId": user_id}, lambda: _journey(app, user_id, query))
+
+
+def _journey(app: App, user_id: str, query: dict) -> dict:
+    try:
+        result = behaviour.journey(app=app, distinct_id=user_id, cursor=query.get("cursor"), limit=query["limit"])
+    except ValueError:
+        raise exceptions.ValidationError({"cursor": ["Not a cursor this endpoint returned."]}) from None
+    if result is None:
+        raise exceptions.NotFound("This app has no events from that user.")
+    return JourneyOutput(result).data
+
+
+class LiveViewSet(ReportViewSet):
+    endpoint = "live"
+    query_serializer = AppQuery
+
+    @extend_schema(
+        summary="Live activity",
+        description="Events and active users per minute for the last 30 minutes (the last minute is partial), "
+        f"and the users active in the last 5 minutes. Cached for at most {LIVE_CACHE_SECONDS} seconds.",
+        parameters=[AppQuery],
+        responses={200: LiveOutput},
+    )
+    def list(self, request):
+        app, query = self.parse(request)
+        return self.cached(
+            app, query, lambda: LiveOutput(behaviour.live(app=app, now=timezone.now())).data, timeout=LIVE_CACHE_SECONDS
+        )

@@ -76,3 +76,36 @@ def test_a_bad_date_shows_an_error_and_the_default_range(client, staff, register
     response = client.get(f"/dashboard/apps/{registered.app.pk}/?startDate=yesterday")
     assert response.status_code == 200
     assert 'class="error"' in response.content.decode()
+
+
+def test_the_funnel_builder_and_retention_table_show_the_selectors_figures(client, staff, registered):
+    now = timezone.now()
+    ingest(
+        registered,
+        [
+            {"event": "view", "userId": "a", "timestamp": (now - timedelta(hours=3)).isoformat()},
+            {"event": "buy", "userId": "a", "timestamp": (now - timedelta(hours=2)).isoformat()},
+            {"event": "view", "userId": "b", "timestamp": (now - timedelta(hours=3)).isoformat()},
+        ],
+    )
+    client.force_login(staff)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/?funnel=view,buy&funnelDays=1").content.decode()
+    funnel = page[page.index('data-testid="funnel"') :]
+    assert re.search(r"<td>view</td><td class=\"n\">2</td>", funnel)
+    assert re.search(r"<td>buy</td><td class=\"n\">1</td>\s*<td class=\"n\">50%</td>", funnel)
+    retention = page[page.index('data-testid="retention"') :]
+    assert re.search(r"<td class=\"n\">2</td>\s*<td class=\"n\" title=\"2 users\">100%</td>", retention)
+
+
+def test_a_one_step_funnel_shows_a_hint_instead_of_figures(client, staff, registered):
+    client.force_login(staff)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/?funnel=view").content.decode()
+    assert "2 to 10 steps" in page and 'data-testid="funnel"' not in page
+
+
+def test_the_live_panel_refreshes_itself_and_counts_recent_users(client, staff, registered):
+    ingest(registered, [{"event": "tick", "userId": user} for user in ("a", "b", "a")])
+    client.force_login(staff)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/live").content.decode()
+    assert '<meta http-equiv="refresh" content="5">' in page
+    assert re.search(r'data-testid="live-users">2<', page) and re.search(r'data-testid="live-events">3<', page)

@@ -1,0 +1,235 @@
+"""The behavioural-analytics endpoints over HTTP: parameters, isolation, caching. The figures themselves are
+checked against plain-Python oracles in test_behaviour.py; here each answer must equal its selector's."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from events.services import RequestFacts, events_ingest
+from reports import behaviour
+
+FUNNELS = "/api/analytics/funnels"
+STEPS = [{"event": "view"}, {"event": "signup"}, {"event": "buy"}]
+
+
+def ingest(registered, events):
+    facts = RequestFacts(
+        api_key=registered.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=timezone.now(), source="api"
+    )
+    return events_ingest(raw_events=events, facts=facts)
+
+
+@pytest.fixture
+def journeys(registered, other_app):
+    """Three users through a view -> signup -> buy funnel over the last days, and noise in another app."""
+    now = timezone.now().replace(microsecond=0)
+    base = now - timedelta(days=3)
+    plan = {"ann": ["view", "signup", "buy"], "bob": ["view", "signup"], "cy": ["view"]}
+    events = []
+    for user, steps in plan.items():
+        for offset, name in enumerate(steps):
+            moment = base + timedelta(minutes=10 * offset)
+            events.append(
+                {"event": name, "userId": user, "timestamp": moment.isoformat(), "url": f"https://s.example/{name}"}
+            )
+    ingest(registered, events)
+    ingest(
+        other_app,
+        [{"event": name, "userId": "zed", "timestamp": base.isoformat()} for name in ("view", "signup", "buy")],
+    )
+    return base
+
+
+def test_a_funnel_answers_what_its_selector_computes(secret_client, registered, journeys):
+    response = secret_client.post(FUNNELS, {"steps": STEPS}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert [(s["event"], s["count"], s["dropOff"]) for s in body["steps"]] == [
+        ("view", 3, 0),
+        ("signup", 2, 1),
+        ("buy", 1, 1),
+    ]
+    assert body["steps"][1]["conversionFromStart"] == pytest.approx(2 / 3, abs=1e-4)
+    assert body["steps"][1]["medianSecondsToConvert"] == 600
+    assert body["steps"][0]["medianSecondsToConvert"] is None
+
+
+def test_a_funnel_is_cached_and_refreshed_by_a_new_event(secret_client, registered, journeys):
+    assert secret_client.post(FUNNELS, {"steps": STEPS}, format="json")["X-Cache"] == "miss"
+    assert secret_client.post(FUNNELS, {"steps": STEPS}, format="json")["X-Cache"] == "hit"
+    ingest(registered, [{"event": "view", "userId": "dee", "timestamp": (journeys + timedelta(hours=1)).isoformat()}])
+    refreshed = secret_client.post(FUNNELS, {"steps": STEPS}, format="json")
+    assert refreshed["X-Cache"] == "miss" and refreshed.json()["steps"][0]["count"] == 4
+
+
+def test_a_funnel_with_filters_and_a_breakdown(secret_client, registered, journeys):
+    steps = [
+        {"event": "view", "filters": [{"property": "path", "operator": "eq", "value": "/view"}]},
+        {"event": "signup"},
+    ]
+    body = secret_client.post(FUNNELS, {"steps": steps, "breakdown": "path"}, format="json").json()
+    assert body["breakdown"] == "path"
+    assert [(v["value"], [s["count"] for s in v["steps"]]) for v in body["breakdownValues"]] == [("/view", [3, 2])]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"steps": [{"event": "view"}]}, "steps"),
+        ({"steps": [{"event": f"e{i}"} for i in range(11)]}, "steps"),
+        ({"steps": [{"event": ""}, {"event": "x"}]}, "steps"),
+        ({"steps": STEPS, "windowSeconds": 0}, "windowSeconds"),
+        ({"steps": STEPS, "windowSeconds": -5}, "windowSeconds"),
+        (
+            {
+                "steps": [
+                    {"event": "a", "filters": [{"property": "path", "operator": "like", "value": "x"}]},
+                    {"event": "b"},
+                ]
+            },
+            "steps",
+        ),
+        (
+            {
+                "steps": [
+                    {"event": "a", "filters": [{"property": "password", "operator": "eq", "value": "x"}]},
+                    {"event": "b"},
+                ]
+            },
+            "steps",
+        ),
+        (
+            {
+                "steps": [
+                    {"event": "a", "filters": [{"property": "path", "operator": "in", "value": "x"}]},
+                    {"event": "b"},
+                ]
+            },
+            "steps",
+        ),
+        ({"steps": STEPS, "breakdown": "metadata.bad key!"}, "breakdown"),
+        ({"steps": STEPS, "startDate": "2026-02-30"}, "startDate"),
+        ({"steps": STEPS, "appId": "not-a-uuid"}, "appId"),
+        ({"steps": STEPS, "extra": 1}, "extra"),
+    ],
+)
+def test_bad_funnel_requests_are_400_naming_the_field(secret_client, db, body, field):
+    response = secret_client.post(FUNNELS, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["fields"]
+
+
+def test_retention_answers_what_its_selector_computes(secret_client, registered, journeys):
+    first_day, last_day = journeys.date() - timedelta(days=1), timezone.now().date()
+    query = f"period=day&periods=3&tz=UTC&startDate={first_day}&endDate={last_day}"
+    response = secret_client.get(f"/api/analytics/retention?{query}")
+    assert response.status_code == 200
+    expected = behaviour.retention(
+        app=registered.app,
+        cohort_event=None,
+        return_event=None,
+        period="day",
+        periods=3,
+        start=datetime.combine(first_day, datetime.min.time(), tzinfo=UTC),
+        end=datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        tz="UTC",
+    )
+    body = response.json()
+    as_tuples = [
+        (c["start"], c["size"], [(p["period"], p["users"], p["rate"]) for p in c["periods"]]) for c in body["cohorts"]
+    ]
+    assert as_tuples == [
+        (c.start.isoformat(), c.size, [(p.period, p.users, p.rate) for p in c.periods]) for c in expected.cohorts
+    ]
+    (cohort,) = [c for c in body["cohorts"] if c["size"]]
+    assert cohort["start"] == journeys.date().isoformat() and cohort["size"] == 3
+    assert cohort["periods"][0] == {"period": 0, "users": 3, "rate": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("period=year", "period"), ("periods=0", "periods"), ("periods=53", "periods"), ("tz=Mars/Base", "tz")],
+)
+def test_bad_retention_parameters_are_400_naming_the_field(secret_client, db, query, field):
+    response = secret_client.get(f"/api/analytics/retention?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_a_journey_pages_through_sessions_with_a_cursor(secret_client, registered, journeys):
+    first = secret_client.get("/api/analytics/users/ann/journey?limit=2").json()
+    assert first["userId"] == "ann"
+    assert [e["event"] for s in first["sessions"] for e in s["events"]] == ["view", "signup"]
+    assert first["sessions"][0]["eventCount"] == 3 and first["sessions"][0]["entryPage"] == "/view"
+    second = secret_client.get(f"/api/analytics/users/ann/journey?limit=2&cursor={first['nextCursor']}").json()
+    assert [e["event"] for s in second["sessions"] for e in s["events"]] == ["buy"]
+    assert second["nextCursor"] is None
+
+
+def test_a_journey_of_another_apps_user_or_an_unknown_user_is_404(secret_client, registered, journeys):
+    assert secret_client.get("/api/analytics/users/zed/journey").status_code == 404
+    assert secret_client.get("/api/analytics/users/nobody/journey").status_code == 404
+
+
+def test_a_bad_cursor_is_400(secret_client, registered, journeys):
+    response = secret_client.get("/api/analytics/users/ann/journey?cursor=garbage")
+    assert response.status_code == 400
+    assert "cursor" in response.json()["fields"]
+
+
+def test_user_ids_with_dots_and_at_signs_reach_their_journey(secret_client, registered):
+    ingest(registered, [{"event": "view", "userId": "ann.lee@example.com"}])
+    assert (
+        secret_client.get("/api/analytics/users/ann.lee@example.com/journey").json()["userId"] == "ann.lee@example.com"
+    )
+
+
+def test_live_counts_the_last_30_minutes_and_is_cached_for_at_most_5_seconds(secret_client, registered):
+    ingest(registered, [{"event": "tick", "userId": f"u{i}"} for i in range(3)])
+    first = secret_client.get("/api/analytics/live")
+    body = first.json()
+    assert first["X-Cache"] == "miss"
+    assert len(body["minutes"]) == 30 and body["activeUsers5m"] == 3 and body["totalEvents"] == 3
+    assert secret_client.get("/api/analytics/live")["X-Cache"] == "hit"
+    time.sleep(5.1)
+    assert secret_client.get("/api/analytics/live")["X-Cache"] == "miss"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", FUNNELS),
+        ("get", "/api/analytics/retention"),
+        ("get", "/api/analytics/users/ann/journey"),
+        ("get", "/api/analytics/live"),
+    ],
+)
+def test_publishable_keys_get_403_and_another_apps_id_gets_404(
+    publishable_client, secret_client, other_app, method, path
+):
+    body = {"steps": STEPS} if method == "post" else None
+    assert getattr(publishable_client, method)(path, body, format="json").status_code == 403
+    foreign = {"steps": STEPS, "appId": str(other_app.app.id)} if method == "post" else {"appId": str(other_app.app.id)}
+    response = (
+        getattr(secret_client, method)(path, foreign, format="json")
+        if method == "post"
+        else secret_client.get(path, foreign)
+    )
+    assert response.status_code == 404
+
+
+def test_a_funnel_in_one_app_is_unchanged_by_another_apps_events(secret_client, registered, other_app, journeys):
+    before = secret_client.post(FUNNELS, {"steps": STEPS}, format="json").json()
+    ingest(
+        other_app,
+        [
+            {"event": name, "userId": f"x{i}", "timestamp": journeys.isoformat()}
+            for i in range(5)
+            for name in ("view", "signup", "buy")
+        ],
+    )
+    after = secret_client.post(FUNNELS, {"steps": STEPS}, format="json").json()
+    assert after == before
+    assert datetime.now(UTC) > journeys
