@@ -3,7 +3,7 @@ import uuid
 
 from django.core.cache import cache
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -50,6 +50,15 @@ class HealthViewSet(viewsets.ViewSet):
         "503 when the database is unreachable.",
         responses={200: HealthOutput, 503: HealthOutput},
         auth=[],
+        examples=[
+            OpenApiExample("Healthy", value={"status": "ok", "database": "ok", "cache": "ok"}, response_only=True),
+            OpenApiExample(
+                "Database down",
+                value={"status": "unavailable", "database": "unavailable", "cache": "ok"},
+                response_only=True,
+                status_codes=["503"],
+            ),
+        ],
     )
     def list(self, request):
         database, cache_ok = _database_ok(), _cache_ok()

@@ -28,6 +28,26 @@ from apikeys.throttling import KeyManagementRateThrottle, RegistrationRateThrott
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a new key must not sit in any cache
 
+KEY_EXAMPLE = {
+    "id": "5b0f7c1e-2a4d-4e8b-9c3f-0d1e2f3a4b5c",
+    "kind": "secret",
+    "name": "default secret key",
+    "prefix": "sk_AbCd1234…",
+    "status": "active",
+    "createdAt": "2026-01-05T10:00:00Z",
+    "expiresAt": "2027-01-05T10:00:00Z",
+    "revokedAt": None,
+    "lastUsedAt": "2026-01-06T08:12:44Z",
+    "replacedBy": None,
+    "ingestRate": "",
+    "reportRate": "",
+}
+NEW_KEY = "sk_AbCd1234" + "x" * 32 + "Zz9Yy8"
+
+
+def _example(name: str, value, status: str = "200") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[status])
+
 
 class RegistrationOpen(BasePermission):
     message = "Registration is closed on this server; ask an operator for an app."
@@ -74,6 +94,23 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         summary="The calling key and its app",
         description="The app and the metadata of all its keys. Never a key's secret.",
         responses={200: CurrentKeyOutput},
+        examples=[
+            _example(
+                "Current key",
+                {
+                    "app": {
+                        "id": "0c2e5a7b-1d3f-4a6b-8c9d-0e1f2a3b4c5d",
+                        "name": "My site",
+                        "ownerEmail": "me@example.com",
+                        "domains": ["example.com"],
+                        "timezone": "Europe/Berlin",
+                        "createdAt": "2026-01-05T10:00:00Z",
+                    },
+                    "key": KEY_EXAMPLE,
+                    "keys": [KEY_EXAMPLE],
+                },
+            )
+        ],
     )
 )
 class CurrentKeyViewSet(viewsets.GenericViewSet):
@@ -85,8 +122,14 @@ class CurrentKeyViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List the app's keys", responses={200: ApiKeyOutput(many=True)}),
-    retrieve=extend_schema(summary="One key's metadata", responses={200: ApiKeyOutput}),
+    list=extend_schema(
+        summary="List the app's keys",
+        responses={200: ApiKeyOutput(many=True)},
+        examples=[_example("Keys", [KEY_EXAMPLE])],
+    ),
+    retrieve=extend_schema(
+        summary="One key's metadata", responses={200: ApiKeyOutput}, examples=[_example("Key", KEY_EXAMPLE)]
+    ),
     create=extend_schema(
         summary="Create a key",
         request=CreateKeyInput,
@@ -99,8 +142,25 @@ class CurrentKeyViewSet(viewsets.GenericViewSet):
         "(default 24 h; 0 revokes it at once).",
         request=RegenerateInput,
         responses={201: RotationOutput},
+        examples=[
+            OpenApiExample("One hour of grace", value={"graceSeconds": 3600}, request_only=True),
+            _example(
+                "Rotated",
+                {
+                    "apiKey": NEW_KEY,
+                    "key": {**KEY_EXAMPLE, "id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"},
+                    "previousKey": {**KEY_EXAMPLE, "status": "rotating", "revokedAt": "2026-01-06T09:12:44Z"},
+                },
+                "201",
+            ),
+        ],
     ),
-    revoke=extend_schema(summary="Revoke a key at once", request=None, responses={200: ApiKeyOutput}),
+    revoke=extend_schema(
+        summary="Revoke a key at once",
+        request=None,
+        responses={200: ApiKeyOutput},
+        examples=[_example("Revoked", {**KEY_EXAMPLE, "status": "revoked", "revokedAt": "2026-01-06T08:30:00Z"})],
+    ),
 )
 class ApiKeyViewSet(viewsets.GenericViewSet):
     """The calling app's keys. Another app's key ids are answered 404, like ids that do not exist."""
@@ -141,6 +201,19 @@ class ApiKeyViewSet(viewsets.GenericViewSet):
         "of the same kind is issued and returned once.",
         request=RevokeInput,
         responses={200: RevokeOutput},
+        examples=[
+            OpenApiExample("Revoke and replace", value={"apiKey": NEW_KEY, "regenerate": True}, request_only=True),
+            _example(
+                "Revoked and replaced",
+                {
+                    "revoked": {**KEY_EXAMPLE, "status": "revoked"},
+                    "replacement": {
+                        "apiKey": NEW_KEY,
+                        "key": {**KEY_EXAMPLE, "id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"},
+                    },
+                },
+            ),
+        ],
     )
 )
 class RevokeViewSet(viewsets.GenericViewSet):

@@ -154,6 +154,28 @@ def segment_exception_handler(exc, context):
 
 _SEGMENT_SCHEMA = {
     "request": {"application/json": {"type": "object", "additionalProperties": True}},
+    "examples": [
+        OpenApiExample(
+            "Track",
+            value={
+                "type": "track",
+                "event": "Order Completed",
+                "userId": "u_42",
+                "messageId": "ajs-next-1b2c3d",
+                "timestamp": "2026-01-06T08:12:44Z",
+                "properties": {"revenue": 42.5},
+                "context": {"page": {"url": "https://shop.example/checkout"}},
+            },
+            request_only=True,
+        ),
+        OpenApiExample("Success", value={"success": True}, response_only=True, status_codes=["200"]),
+        OpenApiExample(
+            "Wrong write key",
+            value={"code": "invalid_api_key", "message": "The API key is not valid."},
+            response_only=True,
+            status_codes=["401"],
+        ),
+    ],
     "responses": {200: SegmentSuccess, 400: SegmentError, 401: SegmentError, 413: SegmentError, 429: SegmentError},
     "tags": ["segment"],
 }

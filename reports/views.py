@@ -656,6 +656,37 @@ class JourneyViewSet(ReportViewSet):
         "this app has never seen." + _CACHE_NOTE,
         parameters=[JourneyQuery],
         responses={200: JourneyOutput},
+        examples=[
+            OpenApiExample(
+                "One session",
+                value={
+                    "userId": "u_42",
+                    "sessions": [
+                        {
+                            "index": 3,
+                            "start": "2026-01-06T08:00:00Z",
+                            "end": "2026-01-06T08:12:44Z",
+                            "durationSeconds": 764.0,
+                            "entryPage": "/pricing",
+                            "exitPage": "/checkout",
+                            "eventCount": 2,
+                            "events": [
+                                {
+                                    "eventId": "2f1c3a4e-8d2b-4c1a-9e0f-1a2b3c4d5e6f",
+                                    "event": "pageview",
+                                    "timestamp": "2026-01-06T08:00:00Z",
+                                    "url": "https://shop.example/pricing",
+                                    "path": "/pricing",
+                                    "metadata": {},
+                                }
+                            ],
+                        }
+                    ],
+                    "nextCursor": "MjAyNi0wMS0wNlQwODowMDowMFp8MTIz",
+                },
+                response_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["get"])
     def journey(self, request, **path):
@@ -684,6 +715,19 @@ class LiveViewSet(ReportViewSet):
         f"and the users active in the last 5 minutes. Cached for at most {LIVE_CACHE_SECONDS} seconds.",
         parameters=[AppQuery],
         responses={200: LiveOutput},
+        examples=[
+            OpenApiExample(
+                "Live",
+                value={
+                    "now": "2026-01-06T08:12:44Z",
+                    "minutes": [{"minute": "2026-01-06T08:12:00Z", "events": 14, "activeUsers": 9}],
+                    "activeUsers5m": 31,
+                    "totalEvents": 412,
+                    "totalActiveUsers": 96,
+                },
+                response_only=True,
+            )
+        ],
     )
     def list(self, request):
         app, query = self.parse(request)

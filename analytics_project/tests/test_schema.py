@@ -58,3 +58,17 @@ def test_swagger_ui_and_redoc_are_served_from_local_static_files(client, db):
         page = client.get(path).content.decode()
         assert "cdn.jsdelivr" not in page and "unpkg.com" not in page
         assert "/static/drf_spectacular_sidecar/" in page
+
+
+def test_every_operation_has_a_summary_an_example_and_its_error_responses(db):
+    schema = _schema()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert operation.get("summary"), where
+            bodies = [*operation.get("requestBody", {}).get("content", {}).values()]
+            bodies += [c for r in operation["responses"].values() for c in (r.get("content") or {}).values()]
+            assert any("examples" in body for body in bodies), f"{where} has no example"
+            assert "503" in operation["responses"], where
+            if operation.get("security") and {} not in operation["security"]:
+                assert {"401", "429"} <= set(operation["responses"]), where
