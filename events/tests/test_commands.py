@@ -3,10 +3,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Min
+from django.db.models import Count
+from django.utils import timezone
 
+from apikeys.models import App
 from events.models import Event
 from events.tests.conftest import make_event
+from reports import behaviour
 from reports.cache import app_generation
 
 
@@ -56,20 +59,30 @@ def test_purge_refuses_a_bad_date(db):
 def test_seed_demo_makes_a_partially_converting_funnel_and_decaying_retention(db):
     output = run("seed_demo", "--events", "6000", "--days", "60", "--seed", "3")
     assert "stored 6,000 events" in output
-    events = Event.objects.all()
-    users_per_step = [
-        events.filter(name=step).values("anonymous_id").distinct().count()
-        for step in ["view_pricing", "signup_started", "signup_completed", "purchase"]
-    ]
-    visitors = events.values("anonymous_id").distinct().count()
-    assert visitors > users_per_step[0] > users_per_step[1] > users_per_step[2] > users_per_step[3] > 0
-    # Share of visitors active again 1, 2, 3 weeks after their first visit falls week by week.
-    first_seen = dict(events.values_list("anonymous_id").annotate(first=Min("timestamp")))
-    active_in_week = [set() for _ in range(4)]
-    for anonymous_id, moment in events.values_list("anonymous_id", "timestamp"):
-        week = (moment - first_seen[anonymous_id]) // timedelta(weeks=1)
-        if week < 4:
-            active_in_week[week].add(anonymous_id)
-    shares = [len(active) / visitors for active in active_in_week]
-    assert shares[0] == 1 and shares[0] > shares[1] > shares[2] > shares[3] > 0
-    assert events.values("device_type").annotate(n=Count("id")).count() >= 3
+    app = App.objects.get(name="Demo shop")
+    now = timezone.now()
+    funnel = behaviour.funnel(
+        app=app,
+        steps=[
+            behaviour.FunnelStep(name) for name in ["view_pricing", "signup_started", "signup_completed", "purchase"]
+        ],
+        start=now - timedelta(days=61),
+        end=now + timedelta(minutes=1),
+        window_seconds=61 * 86400,
+    )
+    counts = [step.count for step in funnel.steps]
+    assert counts[0] > counts[1] > counts[2] > counts[3] > 0, counts
+    retention = behaviour.retention(
+        app=app,
+        cohort_event=None,
+        return_event=None,
+        period="week",
+        periods=3,
+        start=now - timedelta(weeks=9),
+        end=now - timedelta(weeks=3),
+        tz="UTC",
+    )
+    cohorts = [cohort for cohort in retention.cohorts if cohort.size]
+    retained = [sum(c.periods[k].users for c in cohorts) / sum(c.size for c in cohorts) for k in range(4)]
+    assert retained[0] == 1 and retained[0] > retained[1] > retained[2] > retained[3] > 0, retained
+    assert Event.objects.values("device_type").annotate(n=Count("id")).count() >= 3
