@@ -9,6 +9,8 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +66,32 @@ def percentile_ms(samples: list[float], percentile: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, round(percentile / 100 * (len(ordered) - 1)))
     return ordered[index] * 1000
+
+
+def start_gunicorn(
+    *, port: int, workers: int, settings_module: str = "analytics_project.settings", **env
+) -> subprocess.Popen:
+    """gunicorn with the project's config on the bench database, once /health answers; extra env as keywords."""
+    environment = {
+        **os.environ,
+        **bench_environment(),
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        **env,
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "analytics_project.wsgi"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")

@@ -18,13 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, bench_environment, machine, setup_django
+from bench.common import machine, setup_django, start_gunicorn
 
 setup_django()
 
@@ -39,32 +38,6 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 )
 EVENT = {"event": "page_view", "userId": "bench-user", "url": "https://shop.example/pricing?utm_source=bench"}
-
-
-def start_server(workers: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **bench_environment(),
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BIND": f"127.0.0.1:{PORT}",
-        "WEB_CONCURRENCY": str(workers),
-        "INGEST_RATE": "100000000/m",  # counted as in production, never reached
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "analytics_project.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def wrk(path: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
@@ -156,7 +129,10 @@ def main() -> None:
     headers = {"Content-Type": "application/json", "X-API-Key": registered.secret_key.raw, "User-Agent": USER_AGENT}
     batch = {"events": [EVENT] * 500}
 
-    server = start_server(args.workers)
+    # INGEST_RATE: counted as in production, never reached.
+    server = start_gunicorn(
+        port=PORT, workers=args.workers, settings_module="bench.settings", INGEST_RATE="100000000/m"
+    )
     results = {"bare": [], "single": [], "batch": [], "copy": []}
     try:
         wrk("/api/analytics/collect", EVENT, 2, args.connections, headers)  # warm-up

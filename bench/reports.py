@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import timedelta
 from http.client import HTTPConnection
@@ -32,12 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     DEFAULT_BENCH_DATABASE_URL,
-    ROOT,
-    bench_environment,
     machine,
     median_ms,
     percentile_ms,
     setup_django,
+    start_gunicorn,
 )
 
 # Its own database: bench/ingest.py truncates the events table of the shared one.
@@ -283,32 +281,6 @@ def set_proposed_index(enabled: bool) -> None:
         cursor.execute("VACUUM ANALYZE events_event")  # index-only scans need the visibility map
 
 
-def start_server() -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **bench_environment(),
-        "BIND": f"127.0.0.1:{PORT}",
-        "WEB_CONCURRENCY": "2",
-        "REPORT_RATE": "100000000/m",  # counted as in production, never reached
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "analytics_project.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def get(path: str, key: str) -> tuple[float, str, bytes]:
     """One GET over a fresh connection (gunicorn's sync workers close after each response)."""
     started = time.perf_counter()
@@ -421,7 +393,8 @@ def main() -> None:
     in_range = app.events.filter(timestamp__gte=window.start, timestamp__lt=window.end)
     totals = in_range.aggregate(events=Count("id"), users=Count("distinct_id", distinct=True))
 
-    server = start_server()
+    # REPORT_RATE: counted as in production, never reached.
+    server = start_gunicorn(port=PORT, workers=2, REPORT_RATE="100000000/m", LOG_LEVEL="WARNING")
     try:
         with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
             results = measure(app, key, args.runs, raw)
