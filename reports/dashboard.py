@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from apikeys.selectors import apps_visible_to
 from events.models import Event
@@ -130,6 +131,7 @@ def _retention_section(request, app, window) -> dict:
     }
 
 
+@xframe_options_sameorigin  # framed by the app page; X_FRAME_OPTIONS=DENY would blank it
 @staff_member_required
 def app_live(request, app_id):
     """A small page the app page embeds in an iframe; it reloads itself every 5 seconds, no script needed."""

@@ -109,3 +109,9 @@ def test_the_live_panel_refreshes_itself_and_counts_recent_users(client, staff, 
     page = client.get(f"/dashboard/apps/{registered.app.pk}/live").content.decode()
     assert '<meta http-equiv="refresh" content="5">' in page
     assert re.search(r'data-testid="live-users">2<', page) and re.search(r'data-testid="live-events">3<', page)
+
+
+def test_only_the_live_panel_may_be_framed_and_only_by_this_site(client, staff, registered):
+    client.force_login(staff)
+    assert client.get(f"/dashboard/apps/{registered.app.pk}/live")["X-Frame-Options"] == "SAMEORIGIN"
+    assert client.get(f"/dashboard/apps/{registered.app.pk}/")["X-Frame-Options"] == "DENY"
