@@ -26,6 +26,11 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     return data
 
 
+def _reject_constant(name: str):
+    # NaN and Infinity are not JSON (RFC 8259); neither database's JSON type can store them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_body(request):
     """The parsed JSON body, read once per request and cached on it (authentication may need it first)."""
     django_request = getattr(request, "_request", request)
@@ -47,8 +52,8 @@ def json_body(request):
     if content_type not in _JSON_TYPES:
         raise exceptions.UnsupportedMediaType(content_type)
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser's stack
         raise exceptions.ParseError("The body is not valid JSON.", code="malformed_json") from None
     django_request._uea_json_body = parsed
     django_request._uea_body_bytes = len(body)

@@ -55,6 +55,16 @@ _ID_FIELDS = ("userId", "anonymousId", "sessionId")  # SDKs send numeric ids; th
 
 # PostgreSQL's text and jsonb cannot hold NUL; an unescaped \u0000 in encoded JSON is one.
 _ENCODED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# JSON may escape a lone UTF-16 surrogate ("\ud800"), which Python decodes but no UTF-8 database driver can send.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode() if _has_surrogate(text) else text
 
 
 class EventRejected(Exception):
@@ -121,6 +131,8 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
     name = name.strip()
     if "\x00" in name:
         raise EventRejected("invalid_field", "`event` contains a NUL character.")
+    if _has_surrogate(name):
+        raise EventRejected("invalid_field", "`event` contains a lone surrogate (not valid Unicode).")
     if not name or len(name) > 200:
         raise EventRejected("invalid_field", "`event` must be 1 to 200 characters.")
 
@@ -137,6 +149,8 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
             raise EventRejected("field_too_long", f"`{key}` may be at most {limit} characters.")
         if "\x00" in value:
             raise EventRejected("invalid_field", f"`{key}` contains a NUL character.")
+        if _has_surrogate(value):
+            raise EventRejected("invalid_field", f"`{key}` contains a lone surrogate (not valid Unicode).")
         strings[key] = value.strip()
 
     if strings.get("ipAddress") and valid_ip(strings["ipAddress"]) is None:
@@ -157,15 +171,30 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
     elif not isinstance(metadata, dict):
         raise EventRejected("invalid_metadata", "`metadata` must be a JSON object.")
     else:
-        metadata_json = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
-        if len(metadata_json.encode()) > MAX_METADATA_BYTES:
+        try:
+            metadata_json = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            metadata_bytes = len(metadata_json.encode())
+        except RecursionError:
+            raise EventRejected("invalid_metadata", "`metadata` is nested too deeply.") from None
+        except UnicodeEncodeError:
+            raise EventRejected(
+                "invalid_metadata", "`metadata` contains a lone surrogate (not valid Unicode)."
+            ) from None
+        except ValueError:  # a number too large for a double, such as 1e400, parses as infinity
+            raise EventRejected("invalid_metadata", "`metadata` contains a number out of range.") from None
+        if metadata_bytes > MAX_METADATA_BYTES:
             raise EventRejected("metadata_too_large", f"`metadata` may be at most {MAX_METADATA_BYTES // 1024} KiB.")
         if "\\u0000" in metadata_json and _ENCODED_NUL.search(metadata_json):
             raise EventRejected("invalid_metadata", "`metadata` contains a NUL character.")
 
     # After the metadata check, so an oversized metadata object gets the more specific code.
-    if measure_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_EVENT_BYTES:
-        raise EventRejected("event_too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KiB of JSON.")
+    if measure_size:
+        try:
+            size = len(json.dumps(raw, separators=(",", ":")))
+        except RecursionError:
+            raise EventRejected("invalid_event", "The event is nested too deeply.") from None
+        if size > MAX_EVENT_BYTES:
+            raise EventRejected("event_too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KiB of JSON.")
 
     timestamp = received_at if raw.get("timestamp") is None else parse_instant(raw["timestamp"], "timestamp")
     if raw.get("sentAt") is not None:
@@ -174,6 +203,8 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
             timestamp += received_at - parse_instant(raw["sentAt"], "sentAt")
         except OverflowError:
             raise EventRejected("invalid_timestamp", "`timestamp` corrected by `sentAt` is out of range.") from None
+        if timestamp < EARLIEST:
+            raise EventRejected("invalid_timestamp", "`timestamp` corrected by `sentAt` is before 2000-01-01.")
     if timestamp - received_at > MAX_FUTURE:
         raise EventRejected("timestamp_in_future", "`timestamp` is more than 24 hours in the future.")
 
@@ -192,5 +223,5 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
         ip_address=strings.get("ipAddress", ""),
         screen=strings.get("screen", ""),
         locale=strings.get("locale", ""),
-        unknown_fields=[key for key in raw if key not in KNOWN_FIELDS],
+        unknown_fields=[_printable(key) for key in raw if key not in KNOWN_FIELDS],  # echoed in a warning
     )

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import Event
+from events.services import RequestFacts, events_ingest
 from events.tests.conftest import COLLECT, IPHONE, WINDOWS_CHROME, iso, make_event
 
 KIB = 1024
@@ -113,6 +114,16 @@ BAD_BATCH_EVENTS = [
     ("NUL in the name", {"event": "e\x00"}, "invalid_field"),
     ("NUL in a string field", {"event": "e", "userId": "u\x00"}, "invalid_field"),
     ("NUL in metadata", {"event": "e", "metadata": {"k": "v\x00"}}, "invalid_metadata"),
+    # A lone surrogate travels as "\ud800" in JSON; Python decodes it, but it has no UTF-8 bytes to store.
+    ("lone surrogate in the name", {"event": "e\ud800"}, "invalid_field"),
+    ("lone surrogate in a string field", {"event": "e", "userId": "u\udfff"}, "invalid_field"),
+    ("lone surrogate in a metadata key", {"event": "e", "metadata": {"k\ud800": 1}}, "invalid_metadata"),
+    ("lone surrogate in a metadata value", {"event": "e", "metadata": {"k": ["\udc00"]}}, "invalid_metadata"),
+    (
+        "sentAt far ahead pushes the timestamp before 2000",
+        {"event": "e", "timestamp": "2001-01-01T00:00:00Z", "sentAt": "2900-01-01T00:00:00Z"},
+        "invalid_timestamp",
+    ),
 ]
 
 
@@ -123,10 +134,14 @@ def test_a_literal_backslash_u0000_in_metadata_is_not_mistaken_for_nul(collect):
 @pytest.mark.parametrize(
     ("raw", "code"), [(raw, code) for _, raw, code in BAD_BATCH_EVENTS], ids=[c[0] for c in BAD_BATCH_EVENTS]
 )
-def test_each_bad_event_is_rejected_with_its_code_and_the_good_one_beside_it_is_stored(collect, raw, code):
+def test_each_bad_event_is_rejected_with_its_code_and_the_good_one_beside_it_is_stored(
+    client_for, registered, raw, code
+):
     if isinstance(raw, dict) and raw.get("timestamp") == "FUTURE":
         raw = {**raw, "timestamp": iso(timezone.now() + timedelta(days=3))}
-    response = collect({"events": [make_event(event="good"), raw]})
+    # json.dumps escapes non-ASCII as a client library would, so a lone surrogate can be sent at all.
+    body = json.dumps({"events": [make_event(event="good"), raw]})
+    response = client_for(registered.secret_key.raw).generic("POST", COLLECT, body, content_type="application/json")
     assert response.status_code == 201
     assert response.json()["rejected"] == [
         {"index": 1, "code": code, "detail": response.json()["rejected"][0]["detail"]}
@@ -168,6 +183,9 @@ BAD_BODIES = [
     ),
     ("form-encoded body", b"event=e", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     ("invalid UTF-8", b'{"event": "\xff"}', "application/json", 400, "malformed_json"),
+    ("NaN in metadata", b'{"event": "e", "metadata": {"x": NaN}}', "application/json", 400, "malformed_json"),
+    ("-Infinity as a value", b'{"event": "e", "timestamp": -Infinity}', "application/json", 400, "malformed_json"),
+    ("nested 200,000 deep", b"[" * 200_000, "application/json", 400, "malformed_json"),
 ]
 
 
@@ -181,6 +199,40 @@ def test_bad_bodies_answer_their_documented_status_and_code(client_for, register
     assert response.status_code == status
     assert response.json()["code"] == code
     assert Event.objects.count() == 0
+
+
+def test_a_number_too_large_for_a_double_in_metadata_rejects_only_its_event(client_for, registered):
+    body = b'{"events": [{"event": "good"}, {"event": "e", "metadata": {"big": 1e400}}]}'
+    response = client_for(registered.secret_key.raw).generic("POST", COLLECT, body, content_type="application/json")
+    assert response.status_code == 201
+    assert [(r["index"], r["code"]) for r in response.json()["rejected"]] == [(1, "invalid_metadata")]
+    assert list(Event.objects.values_list("name", flat=True)) == ["good"]
+
+
+def _nested(depth: int) -> dict:
+    root = inner = {}
+    for _ in range(depth):
+        inner["a"] = inner = {}
+    return root
+
+
+def test_nesting_too_deep_to_encode_rejects_only_its_event(registered):
+    # A body cannot carry this (the parser stops first), but metadata a little under the parser's limit
+    # can still exceed the encoder's, which runs deeper in the stack.
+    facts = RequestFacts(
+        api_key=registered.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=timezone.now(), source="api"
+    )
+    raw_events = [{"event": "deep", "metadata": _nested(5000)}, {"event": "good"}, {"event": "e", "x": _nested(5000)}]
+    result = events_ingest(raw_events=raw_events, facts=facts, measure_size=True)
+    assert [(r.index, r.code) for r in result.rejected] == [(0, "invalid_metadata"), (2, "invalid_event")]
+    assert list(Event.objects.values_list("name", flat=True)) == ["good"]
+
+
+def test_an_unknown_field_named_with_a_lone_surrogate_is_ignored_with_a_readable_warning(client_for, registered):
+    body = json.dumps(make_event(**{"x\ud800": 1}))
+    response = client_for(registered.secret_key.raw).generic("POST", COLLECT, body, content_type="application/json")
+    assert response.status_code == 201
+    assert "x\\ud800" in response.json()["warnings"][0]["detail"]
 
 
 def test_a_1000_event_batch_is_accepted(collect):
