@@ -116,3 +116,18 @@ def test_swagger_ui_works_offline_and_try_it_out_with_a_key_returns_200(offline_
     status.wait_for(timeout=15_000)
     assert status.inner_text().strip().startswith("200")
     assert offline_page.blocked_requests == []
+
+
+def test_redoc_renders_the_operations_and_sends_nothing_to_another_host(offline_page, server, db):
+    requests = []
+    offline_page.on("request", lambda request: requests.append(request))
+    offline_page.goto(f"{server.url}/api/redoc/")
+    offline_page.wait_for_selector("[data-section-id^='operation/']", timeout=15_000)
+    assert offline_page.get_by_role("heading", name="Register an app").count() == 1
+    assert offline_page.locator("[data-section-id^='operation/']").count() >= 8
+    offline_page.wait_for_load_state("networkidle")
+    # Redoc always asks for its logo on cdn.redoc.ly; the page's Content-Security-Policy must refuse
+    # that inside the browser, before anything is sent; nothing may reach the network (offline_page).
+    off_host = [(request.url, request.failure) for request in requests if not request.url.startswith(server.url)]
+    assert all(failure == "csp" for _, failure in off_host), off_host
+    assert offline_page.blocked_requests == []
