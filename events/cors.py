@@ -17,9 +17,13 @@ def origin_allowed(origin: str, domains: list[str]) -> bool:
     """Exact host (with port if the entry has one), or any subdomain for ``*.example.com``."""
     if not domains:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a port out of range or an unclosed IPv6 bracket: no domain can match it
+        return False
     host = (parts.hostname or "").lower()
-    host_with_port = f"{host}:{parts.port}" if parts.port else host
+    host_with_port = f"{host}:{port}" if port else host
     for domain in domains:
         if domain.startswith("*."):
             suffix = domain[1:]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import maxminddb
 from ua_parser import parse as parse_user_agent
@@ -61,19 +61,27 @@ class UrlFacts:
     utm: dict[str, str]
 
 
+def _split(url: str) -> SplitResult | None:
+    """urlsplit, or None for what it refuses (an unclosed IPv6 bracket such as ``http://[::1``): the
+    event is still worth keeping, its URL just has no host or path to report on."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def url_facts(url: str) -> UrlFacts:
-    if not url:
+    parts = _split(url) if url else None
+    if parts is None:
         return UrlFacts(host="", path="", utm=dict.fromkeys(UTM_FIELDS, ""))
-    parts = urlsplit(url)
     query = parse_qs(parts.query)
     utm = {field: (query.get(field, [""])[0])[:200] for field in UTM_FIELDS}
     return UrlFacts(host=(parts.hostname or "")[:255], path=(parts.path or "/")[:2048], utm=utm)
 
 
 def referrer_host(referrer: str) -> str:
-    if not referrer:
-        return ""
-    return (urlsplit(referrer).hostname or "")[:255]
+    parts = _split(referrer) if referrer else None
+    return (parts.hostname or "")[:255] if parts else ""
 
 
 @lru_cache(maxsize=1)

@@ -201,6 +201,14 @@ def test_bad_bodies_answer_their_documented_status_and_code(client_for, register
     assert Event.objects.count() == 0
 
 
+def test_a_url_and_referrer_that_cannot_be_split_are_stored_without_host_or_path(collect):
+    response = collect(make_event(url="http://[::1", referrer="https://[bad/?utm_source=x"))
+    assert response.status_code == 201
+    event = Event.objects.get()
+    assert (event.url, event.referrer) == ("http://[::1", "https://[bad/?utm_source=x")
+    assert (event.host, event.path, event.referrer_host, event.utm_source) == ("", "", "", "")
+
+
 def test_a_number_too_large_for_a_double_in_metadata_rejects_only_its_event(client_for, registered):
     body = b'{"events": [{"event": "good"}, {"event": "e", "metadata": {"big": 1e400}}]}'
     response = client_for(registered.secret_key.raw).generic("POST", COLLECT, body, content_type="application/json")
@@ -432,6 +440,15 @@ class TestOrigins:
             response = collect(make_event(), HTTP_ORIGIN=origin, key=registered.publishable_key.raw)
             assert response.status_code == 403
             assert response.json()["code"] == "origin_not_allowed"
+        assert Event.objects.count() == 0
+
+    @pytest.mark.parametrize("origin", ["http://shop.example:99999", "http://[bad", "https://[::1"])
+    def test_an_origin_that_cannot_be_parsed_is_not_allowed(self, collect, registered, origin):
+        registered.app.domains = ["shop.example"]
+        registered.app.save()
+        response = collect(make_event(), HTTP_ORIGIN=origin, key=registered.publishable_key.raw)
+        assert response.status_code == 403
+        assert response.json()["code"] == "origin_not_allowed"
         assert Event.objects.count() == 0
 
     def test_an_app_without_domains_accepts_any_origin(self, collect, registered):

@@ -58,6 +58,14 @@ def test_url_facts_split_host_path_and_utm():
     assert url_facts("").host == ""
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "http://[bad]/a?utm_source=x", "https://[::1/path"])
+def test_a_url_urlsplit_refuses_has_no_host_path_or_utm(url):
+    facts = url_facts(url)
+    assert (facts.host, facts.path) == ("", "")
+    assert set(facts.utm.values()) == {""}
+    assert referrer_host(url) == ""
+
+
 def test_referrer_host():
     assert referrer_host("https://news.ycombinator.com/item?id=1") == "news.ycombinator.com"
     assert referrer_host("") == ""
@@ -89,6 +97,9 @@ def test_visitor_hash_changes_with_the_day_and_the_app():
         ("https://evilshop.example", ["*.shop.example"], False),
         ("https://www.shop.example", ["shop.example"], False),
         ("null", ["shop.example"], False),
+        ("http://x:99999", ["x"], False),  # port out of range
+        ("http://[bad", ["shop.example"], False),  # unclosed IPv6 bracket
+        ("http://[::1]:3000", ["localhost:3000"], False),
     ],
 )
 def test_origin_allow_list(origin, domains, allowed):
