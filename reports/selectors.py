@@ -82,7 +82,7 @@ class RecentEvent:
 
 @dataclass(frozen=True)
 class UserStats:
-    user_id: str
+    distinct_id: str
     total_events: int
     first_seen: datetime
     last_seen: datetime
@@ -217,9 +217,13 @@ def event_summary(*, app_id, window: Window, event: str | None) -> EventSummary:
     )
 
 
-def user_stats(*, app_id, user_id: str) -> UserStats | None:
-    """The user's whole history in the app; None when the app has never seen the user."""
-    events = Event.objects.filter(app_id=app_id, user_id=user_id)
+def user_stats(*, app_id, distinct_id: str) -> UserStats | None:
+    """The user's whole history in the app; None when the app has never seen the user.
+
+    A user is a ``distinct_id``, as in every other report (the userId when one was sent, else the
+    anonymousId), so any id a report counts or a journey shows has statistics here too.
+    """
+    events = Event.objects.filter(app_id=app_id, distinct_id=distinct_id)
     totals = events.aggregate(total=Count("*"), first_seen=Min("timestamp"), last_seen=Max("timestamp"))
     if not totals["total"]:
         return None
@@ -231,7 +235,7 @@ def user_stats(*, app_id, user_id: str) -> UserStats | None:
     )
     _, _, _, _, _, browser, os_name, ip = recent[0]
     return UserStats(
-        user_id=user_id,
+        distinct_id=distinct_id,
         total_events=totals["total"],
         first_seen=totals["first_seen"],
         last_seen=totals["last_seen"],

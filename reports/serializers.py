@@ -56,8 +56,14 @@ class AppQuery(serializers.Serializer):
     )
 
 
+USER_ID_HELP = (
+    "The user's `distinctId` (the export's column of that name): the `userId` their events were sent with, or "
+    "the `anonymousId` of a visitor who never sent one. User statistics and journeys take the same id."
+)
+
+
 class UserStatsQuery(AppQuery):
-    userId = serializers.CharField(max_length=200, help_text="The `userId` the events were sent with.")
+    userId = serializers.CharField(max_length=200, help_text=USER_ID_HELP)
 
 
 class ReportQuery(AppQuery):
@@ -218,7 +224,7 @@ class DeviceDetailsOutput(serializers.Serializer):
 
 
 class UserStatsOutput(serializers.Serializer):
-    userId = serializers.CharField(source="user_id")
+    userId = serializers.CharField(source="distinct_id")
     totalEvents = serializers.IntegerField(source="total_events")
     firstSeen = serializers.DateTimeField(source="first_seen")
     lastSeen = serializers.DateTimeField(source="last_seen")

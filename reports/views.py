@@ -7,7 +7,7 @@ only the apps it may see in the admin. Publishable keys get 403.
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -24,6 +24,7 @@ from reports.cache import cached_report
 from reports.export import csv_lines, ndjson_lines
 from reports.serializers import (
     EXPORT_FORMATS,
+    USER_ID_HELP,
     ActiveUsersOutput,
     AppQuery,
     BreakdownOutput,
@@ -174,9 +175,10 @@ class UserStatsViewSet(ReportViewSet):
 
     @extend_schema(
         summary="One user's statistics",
-        description="Everything the app has recorded for a `userId`, over all time: totals, first and last "
-        "event, devices, the latest browser, OS and IP address, and the 10 latest events. 404 for a user the "
-        "app has never seen." + _CACHE_NOTE,
+        description="Everything the app has recorded for one user, over all time: totals, first and last "
+        "event, devices, the latest browser, OS and IP address, and the 10 latest events. A user is a "
+        "`distinctId`, as in every report: the `userId`, or the `anonymousId` of a visitor who never sent "
+        "one. 404 for a user the app has never seen." + _CACHE_NOTE,
         parameters=[UserStatsQuery],
         responses={200: UserStatsOutput},
         examples=[
@@ -210,9 +212,9 @@ class UserStatsViewSet(ReportViewSet):
 
 
 def _user_stats(app: App, user_id: str) -> dict:
-    stats = selectors.user_stats(app_id=app.id, user_id=user_id)
+    stats = selectors.user_stats(app_id=app.id, distinct_id=user_id)
     if stats is None:
-        raise exceptions.NotFound("This app has no events from that userId.")
+        raise exceptions.NotFound("This app has no events from that user.")
     return UserStatsOutput(stats).data
 
 
@@ -654,7 +656,10 @@ class JourneyViewSet(ReportViewSet):
         "ends one), one page at a time: pass `nextCursor` back as `cursor` for the next page. Sessions are "
         "numbered over the user's whole history and their figures cover the whole session. 404 for a user "
         "this app has never seen." + _CACHE_NOTE,
-        parameters=[JourneyQuery],
+        parameters=[
+            JourneyQuery,
+            OpenApiParameter("userId", str, OpenApiParameter.PATH, description=USER_ID_HELP, pattern=r"^[^/]+$"),
+        ],
         responses={200: JourneyOutput},
         examples=[
             OpenApiExample(

@@ -1,6 +1,7 @@
 """The behavioural-analytics endpoints over HTTP: parameters, isolation, caching. The figures themselves are
 checked against plain-Python oracles in test_behaviour.py; here each answer must equal its selector's."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -171,6 +172,35 @@ def test_a_journey_pages_through_sessions_with_a_cursor(secret_client, registere
 def test_a_journey_of_another_apps_user_or_an_unknown_user_is_404(secret_client, registered, journeys):
     assert secret_client.get("/api/analytics/users/zed/journey").status_code == 404
     assert secret_client.get("/api/analytics/users/nobody/journey").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("ids", "user"),
+    [
+        ({"userId": "ann", "anonymousId": "device-1"}, "ann"),  # signed in: the userId is the user
+        ({"anonymousId": "anon1"}, "anon1"),  # never signed in: the anonymousId is
+    ],
+)
+def test_user_stats_and_the_journey_take_the_id_every_report_counts_as_a_user(
+    secret_client, registered, other_app, ids, user
+):
+    ingest(registered, [{"event": "view", **ids}, {"event": "buy", **ids}])
+    ingest(other_app, [{"event": "view", "userId": "theirs"}, {"event": "view", "anonymousId": "their-anon"}])
+    export = secret_client.get("/api/analytics/export", {"format": "ndjson"})
+    assert {json.loads(line)["distinctId"] for line in b"".join(export.streaming_content).splitlines()} == {user}
+
+    stats = secret_client.get("/api/analytics/user-stats", {"userId": user})
+    assert stats.status_code == 200, stats.content
+    assert (stats.json()["userId"], stats.json()["totalEvents"]) == (user, 2)
+    journey = secret_client.get(f"/api/analytics/users/{user}/journey")
+    assert journey.status_code == 200, journey.content
+    assert [event["event"] for session in journey.json()["sessions"] for event in session["events"]] == ["view", "buy"]
+
+    # Neither finds an id that no report counts as a user: an anonymousId a userId superseded, another
+    # app's users.
+    for stranger in ["device-1", "theirs", "their-anon"]:
+        assert secret_client.get("/api/analytics/user-stats", {"userId": stranger}).status_code == 404
+        assert secret_client.get(f"/api/analytics/users/{stranger}/journey").status_code == 404
 
 
 def test_a_bad_cursor_is_400(secret_client, registered, journeys):
