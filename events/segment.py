@@ -24,7 +24,11 @@ def _event_id(message_id) -> str | None:
     try:
         return str(uuid.UUID(text))
     except ValueError:
+        pass
+    try:
         return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, text))
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON) has no UTF-8 bytes to hash
+        raise EventRejected("invalid_event_id", "`messageId` contains a lone surrogate (not valid Unicode).") from None
 
 
 def _dict(value) -> dict:

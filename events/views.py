@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -147,8 +148,12 @@ class CollectViewSet(viewsets.ViewSet):
 def segment_exception_handler(exc, context):
     """Segment's clients expect ``{"code", "message"}`` bodies."""
     response = exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"code": response.data["code"], "message": response.data["detail"]}
+    if isinstance(response, Response):
+        if isinstance(response.data, dict) and "detail" in response.data:
+            response.data = {"code": response.data["code"], "message": response.data["detail"]}
+    elif response is not None:  # a database outage or an internal error: an already rendered JsonResponse
+        body = json.loads(response.content)
+        response.content = json.dumps({"code": body["code"], "message": body["detail"]})
     return response
 
 

@@ -16,6 +16,7 @@ from rudderstack.analytics import request as rudderstack_request
 from segment.analytics import Client as SegmentClient
 from segment.analytics import request as segment_request
 
+from analytics_project.tests.test_health import run_with_environment
 from apikeys.keys import KeyKind, generate
 from events.models import Event
 from events.segment import MESSAGE_ID_NAMESPACE
@@ -471,15 +472,67 @@ def test_a_body_that_is_not_valid_gzip_is_400(api_client, registered):
     assert Event.objects.count() == 0
 
 
-def test_a_body_that_is_not_json_is_400(api_client, registered):
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("track", b"{not json"),
+        ("track", b'{"userId": "u", "event": "e", "properties": {"x": NaN}}'),
+        ("batch", b'{"batch": [{"type": "track", "userId": "u", "event": "e", "properties": {"x": Infinity}}]}'),
+        ("batch", b"[" * 200_000),
+    ],
+    ids=["not-json", "nan", "infinity", "nested-200000-deep"],
+)
+def test_a_body_that_is_not_json_is_400(api_client, registered, path, body):
     response = api_client.post(
-        "/v1/track",
-        b"{not json",
+        f"/v1/{path}",
+        body,
         content_type="application/json",
         HTTP_AUTHORIZATION=basic_auth(registered.secret_key.raw),
     )
-    assert_segment_error(response, 400)
+    assert_segment_error(response, 400, "malformed_json")
     assert Event.objects.count() == 0
+
+
+def test_messages_with_a_lone_surrogate_are_dropped_and_the_rest_of_the_batch_is_stored(api_client, registered):
+    batch = [
+        {"type": "track", "userId": "u", "event": "bad id", "messageId": "m-\ud800"},
+        {"type": "track", "userId": "u", "event": "bad property", "properties": {"k": "\udfff"}},
+        {"type": "track", "userId": "u\ud800", "event": "bad user"},
+        {"type": "track", "userId": "u", "event": "good"},
+    ]
+    response = api_client.post(
+        "/v1/batch",
+        json.dumps({"batch": batch}),  # ASCII-escaped, so the surrogates travel as \ud800 as from any client
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic_auth(registered.secret_key.raw),
+    )
+    assert_success(response)
+    assert list(Event.objects.values_list("name", flat=True)) == ["good"]
+
+
+def test_a_page_url_that_cannot_be_split_is_stored_without_host_or_path(send):
+    assert_success(send("page", {"userId": "u", "context": {"page": {"url": "http://[::1", "referrer": "http://[x"}}}))
+    event = Event.objects.get()
+    assert (event.url, event.host, event.path, event.referrer_host) == ("http://[::1", "", "", "")
+
+
+DATABASE_DOWN_REQUEST = """
+import json, django
+django.setup()
+from django.test import Client
+response = Client().post("/v1/batch", {"batch": []}, content_type="application/json", HTTP_X_API_KEY=%r)
+print(json.dumps([response.status_code, response.json(), response.headers.get("Retry-After")]))
+"""
+
+
+def test_with_the_database_down_the_answer_is_503_with_retry_after_in_the_segment_shape():
+    code = DATABASE_DOWN_REQUEST % generate(KeyKind.SECRET).raw  # well-formed, so its lookup needs the database
+    result = run_with_environment(code, SQLITE_PATH="/nonexistent-directory/db.sqlite3")
+    assert result.returncode == 0, result.stderr
+    status, body, retry_after = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status == 503
+    assert body == {"code": "database_unavailable", "message": body["message"]} and body["message"]
+    assert int(retry_after) > 0
 
 
 def test_a_body_over_one_mib_is_413(send):
