@@ -554,10 +554,11 @@ def retention(
 ) -> Retention:
     """Cohorts by the local period (weeks start on Monday) of each user's first-ever ``cohort_event``.
 
-    Only cohorts whose period starts in [start, end) and has started by ``now`` are listed, every one of
-    them even when empty. Period k counts the cohort's users with a ``return_event`` in period cohort + k;
-    periods that have not started at ``now`` are left out rather than reported as 0. None as an event
-    means any event.
+    Every period that [start, end) touches and that has started by ``now`` is a cohort, listed even when
+    empty: the first is the whole period containing ``start``, as in PostHog, so a range beginning
+    mid-week or mid-month keeps its first cohort rather than dropping it. Period k counts the cohort's
+    users with a ``return_event`` in period cohort + k; periods that have not started at ``now`` are
+    left out rather than reported as 0. None as an event means any event.
     """
     _require_aware(start=start, end=end)
     if period not in PERIODS:
@@ -570,15 +571,14 @@ def retention(
         raise ValueError(f"unknown time zone {tz!r}") from None
     now = (now or datetime.now(UTC)).astimezone(UTC)
 
-    first_cohort = _first_boundary_at_or_after(start, period, zone)
-    after_last_cohort = _first_boundary_at_or_after(end, period, zone)
     current = _truncate(now.astimezone(zone).date(), period)
+    after_last_cohort = _first_boundary_at_or_after(end, period, zone)
     cohort_days = []
-    day = first_cohort
+    day = _truncate(start.astimezone(zone).date(), period)
     while day < after_last_cohort and day <= current:
         cohort_days.append(day)
         day = _shift(day, period, 1)
-    if not cohort_days:
+    if not cohort_days or end <= start:  # an empty range touches no period, not even the one it is in
         return Retention(period=period, periods=periods, tz=tz, cohorts=[])
 
     sizes, retained = _retention_counts(

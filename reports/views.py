@@ -592,8 +592,9 @@ class RetentionViewSet(ReportViewSet):
 
     @extend_schema(
         summary="Retention cohorts",
-        description="Users grouped by the period of their first-ever `cohortEvent` (cohorts starting in the "
-        "range are listed), and for periods 0..N after it how many did a `returnEvent`. Period 0 is the "
+        description="Users grouped by the period of their first-ever `cohortEvent`, one cohort for every period "
+        "the range touches (the first is the whole period containing `startDate`, even when the range starts "
+        "mid-week or mid-month), and for periods 0..N after it how many did a `returnEvent`. Period 0 is the "
         "cohort's own period. Periods that have not begun yet are absent, not zero. Weeks start on Monday; "
         "periods are counted in the app's time zone (or `tz`)." + _CACHE_NOTE,
         parameters=[RetentionQuery],

@@ -482,14 +482,16 @@ def _oracle_retention(events, app, cohort_event, return_event, period, periods, 
             if return_event is None or e.name == return_event
         }
     current = _bucket(now, period, zone)
-    # Every period whose local start instant lies in [start, end), found by walking every local day.
-    starts = set()
-    day = start.astimezone(zone).date() - 40 * DAY
-    while day <= end.astimezone(zone).date() + 40 * DAY:
-        bucket = _bucket(datetime.combine(day, time(12), tzinfo=zone), period, zone)
-        if start <= datetime.combine(bucket, time(), tzinfo=zone) < end and bucket <= current:
-            starts.add(bucket)
-        day += DAY
+    # Every period holding some instant of [start, end): the bucket of each hour in it and of its last
+    # microsecond. No period is shorter than a day, so none fits between two of those instants.
+    instants = []
+    moment = start
+    while moment < end:
+        instants.append(moment)
+        moment += HOUR
+    if start < end:
+        instants.append(end - MICROSECOND)
+    starts = {bucket for bucket in (_bucket(m, period, zone) for m in instants) if bucket <= current}
     cohorts = []
     for cohort in sorted(starts):
         members = [user for user, bucket in first.items() if bucket == cohort]
@@ -538,6 +540,7 @@ RETENTION_CASES = [
     ("week", 8, datetime(2024, 1, 29, tzinfo=UTC), datetime(2024, 4, 15, tzinfo=UTC)),
     ("month", 3, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)),
     ("week", 2, datetime(2024, 2, 7, 15, tzinfo=UTC), datetime(2024, 3, 6, tzinfo=UTC)),  # mid-week bounds
+    ("month", 2, datetime(2024, 1, 17, 9, tzinfo=UTC), datetime(2024, 3, 20, tzinfo=UTC)),  # mid-month bounds
 ]
 EVENT_PAIRS = [("signup", "open"), (None, None), ("signup", "signup"), ("open", None), ("signup", "never")]
 
@@ -585,8 +588,15 @@ def test_retention_buckets_by_local_day_and_month_not_utc():
 
     ny = behaviour.retention(app=app, period="month", start=start, end=end, tz=new_york, **common)
     sizes = {cohort.start: cohort.size for cohort in ny.cohorts}
-    assert sizes == {date(2023, 12, 1): 0, date(2024, 1, 1): 1, date(2024, 2, 1): 1, date(2024, 3, 1): 0}
-    january = ny.cohorts[1]
+    # The range starts at 19:00 on 30 November in New York, so November is its first cohort.
+    assert sizes == {
+        date(2023, 11, 1): 0,
+        date(2023, 12, 1): 0,
+        date(2024, 1, 1): 1,
+        date(2024, 2, 1): 1,
+        date(2024, 3, 1): 0,
+    }
+    (january,) = [cohort for cohort in ny.cohorts if cohort.start == date(2024, 1, 1)]
     assert [(p.period, p.users, p.rate) for p in january.periods] == [(0, 0, 0.0), (1, 1, 1.0), (2, 0, 0.0)]
 
     india = behaviour.retention(app=app, period="day", start=start, end=end, tz=kolkata, **common)
@@ -595,6 +605,51 @@ def test_retention_buckets_by_local_day_and_month_not_utc():
     assert [(p.period, p.users) for p in by_day[date(2024, 3, 1)].periods] == [(0, 1), (1, 0), (2, 0)]
     # In Kolkata the New York user's two events (10:00 and 11:00 on 1 February) share one day.
     assert [(p.period, p.users) for p in by_day[date(2024, 2, 1)].periods] == [(0, 1), (1, 0), (2, 0)]
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "first_cohort", "previous_night"),
+    [
+        # Wednesday 6 March; the week began Monday 4 March, whose midnight is 05:00 UTC.
+        ("week", (2024, 3, 6, 10), date(2024, 3, 4), (2024, 3, 3, 23, 30)),
+        # 22:00 on Sunday 10 March is Monday in UTC: the week is the New York one, from 4 March.
+        ("week", (2024, 3, 10, 22), date(2024, 3, 4), (2024, 3, 3, 23, 30)),
+        # 15 March; the month began 1 March, whose midnight is 05:00 UTC.
+        ("month", (2024, 3, 15, 0), date(2024, 3, 1), (2024, 2, 29, 23, 30)),
+    ],
+)
+def test_retention_of_a_range_starting_mid_period_keeps_that_whole_period_as_its_first_cohort(
+    period, start, first_cohort, previous_night
+):
+    new_york = "America/New_York"
+    app = _app("Mid-period start", new_york)
+    opened = datetime.combine(first_cohort, time(9), tzinfo=ZoneInfo(new_york))
+    _insert(
+        app,
+        [
+            # First seen at 00:30 on the period's first day: before the range, but in its first period.
+            _row("early", "signup", datetime.combine(first_cohort, time(0, 30), tzinfo=ZoneInfo(new_york))),
+            _row("late", "signup", _local(new_york, *start) + HOUR),
+            _row("late", "open", opened + (8 * DAY if period == "week" else 35 * DAY)),
+            # 23:30 the night before in New York is already the new period in UTC: not this cohort.
+            _row("previous", "signup", _local(new_york, *previous_night)),
+            _row("previous", "open", opened),
+        ],
+    )
+    got = behaviour.retention(
+        app=app,
+        cohort_event="signup",
+        return_event=None,
+        period=period,
+        periods=2,
+        start=_local(new_york, *start),
+        end=_local(new_york, 2024, 4, 1),
+        tz=new_york,
+        now=RETENTION_NOW,
+    )
+    assert got.cohorts[0].start == first_cohort
+    assert [(p.period, p.users) for p in got.cohorts[0].periods][:2] == [(0, 2), (1, 1)]
+    assert sum(cohort.size for cohort in got.cohorts) == 2
 
 
 def test_retention_leaves_out_periods_that_have_not_started():
@@ -612,11 +667,12 @@ def test_retention_leaves_out_periods_that_have_not_started():
         tz="UTC",
         now=now,
     )
-    # Cohorts of 4, 11 and 18 March; weeks after 18 March have not started, so neither they nor their
-    # periods appear at all.
-    assert [cohort.start for cohort in got.cohorts] == [date(2024, 3, 4), date(2024, 3, 11), date(2024, 3, 18)]
-    assert [(p.period, p.users) for p in got.cohorts[0].periods] == [(0, 0), (1, 0), (2, 1)]
-    assert [len(cohort.periods) for cohort in got.cohorts] == [3, 2, 1]
+    # Cohorts of 26 February (the week holding 1 March), 4, 11 and 18 March; weeks after 18 March have
+    # not started, so neither they nor their periods appear at all.
+    starts = [date(2024, 2, 26), date(2024, 3, 4), date(2024, 3, 11), date(2024, 3, 18)]
+    assert [cohort.start for cohort in got.cohorts] == starts
+    assert [(p.period, p.users) for p in got.cohorts[1].periods] == [(0, 0), (1, 0), (2, 1)]
+    assert [len(cohort.periods) for cohort in got.cohorts] == [4, 3, 2, 1]
 
 
 def test_retention_answers_for_one_app_do_not_change_when_another_app_gets_events():
@@ -645,8 +701,9 @@ def test_retention_over_an_empty_range_or_with_bad_arguments():
     empty = behaviour.retention(period="day", periods=3, start=RETENTION_NOW, end=RETENTION_NOW, **common)
     assert empty.cohorts == []
     no_events = behaviour.retention(period="day", periods=1, start=RETENTION_NOW - 2 * DAY, end=RETENTION_NOW, **common)
-    # 9 and 10 April; 11 April, the second one's period 1, has not started at noon on the 10th.
+    # 8 (from noon), 9 and 10 April; 11 April, the last one's period 1, has not started at noon on the 10th.
     assert [(c.start, c.size, [p.users for p in c.periods]) for c in no_events.cohorts] == [
+        (date(2024, 4, 8), 0, [0, 0]),
         (date(2024, 4, 9), 0, [0, 0]),
         (date(2024, 4, 10), 0, [0]),
     ]

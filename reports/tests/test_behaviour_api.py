@@ -149,6 +149,18 @@ def test_retention_answers_what_its_selector_computes(secret_client, registered,
     assert cohort["periods"][0] == {"period": 0, "users": 3, "rate": 1.0}
 
 
+def test_retention_by_month_over_the_default_30_days_starts_with_the_month_of_the_first_day(
+    secret_client, registered, journeys
+):
+    today = timezone.now().astimezone(UTC).date()  # the app's zone is UTC
+    body = secret_client.get("/api/analytics/retention?period=month").json()
+    starts = [cohort["start"] for cohort in body["cohorts"]]
+    assert starts[0] == (today - timedelta(days=29)).replace(day=1).isoformat()
+    assert starts[-1] == today.replace(day=1).isoformat()
+    sizes = {cohort["start"]: cohort["size"] for cohort in body["cohorts"]}
+    assert sizes[journeys.date().replace(day=1).isoformat()] == 3
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("period=year", "period"), ("periods=0", "periods"), ("periods=53", "periods"), ("tz=Mars/Base", "tz")],
