@@ -2,7 +2,8 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework.permissions import AllowAny
 
 from analytics_project.serializers import ErrorSerializer
 
@@ -34,13 +35,33 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 _ERRORS = {
-    "400": "Invalid input (`validation_error`, `malformed_request`), with `fields` naming what is wrong.",
-    "401": "Missing key (`authentication_required`) or a bad, revoked or expired key.",
-    "403": "The key's kind may not use this endpoint (`secret_key_required`).",
-    "404": "No such resource in the calling app (`not_found`).",
-    "413": "Request body too large (`payload_too_large`).",
-    "429": "Rate limited (`rate_limited`); wait the whole seconds in `Retry-After`.",
-    "503": "Database or rate-limit store unavailable; retry after `Retry-After` seconds.",
+    "400": (
+        "Invalid input (`validation_error`, `malformed_request`), with `fields` naming what is wrong.",
+        {"code": "validation_error", "detail": "The request has invalid fields.", "fields": {"name": ["Required."]}},
+    ),
+    "401": (
+        "Missing key (`authentication_required`) or a bad, revoked or expired key.",
+        {"code": "invalid_api_key", "detail": "The API key is not valid."},
+    ),
+    # Used when no permission class of the view names its refusal: ingestion takes either key kind, and
+    # its 403 is the browser-origin check.
+    "403": (
+        "A browser request from an `Origin` outside the app's domains (`origin_not_allowed`).",
+        {"code": "origin_not_allowed", "detail": "This origin is not in the app's allowed domains."},
+    ),
+    "404": ("No such resource in the calling app (`not_found`).", {"code": "not_found", "detail": "Not found."}),
+    "413": (
+        "Request body too large (`payload_too_large`).",
+        {"code": "payload_too_large", "detail": "The request body is too large."},
+    ),
+    "429": (
+        "Rate limited (`rate_limited`); wait the whole seconds in `Retry-After`.",
+        {"code": "rate_limited", "detail": "Request was throttled. Expected available in 30 seconds."},
+    ),
+    "503": (
+        "Database or rate-limit store unavailable; retry after `Retry-After` seconds.",
+        {"code": "database_unavailable", "detail": "The database is unavailable; try again shortly."},
+    ),
 }
 
 
@@ -52,7 +73,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         for code in self._error_codes():
-            responses.setdefault(code, self._get_response_for_code(_error_response(code), code, direction=direction))
+            if code not in responses:
+                responses[code] = self._get_response_for_code(self._error_response(code), code, direction=direction)
         return responses
 
     def _error_codes(self) -> list[str]:
@@ -64,12 +86,23 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             codes += ["401", "403"]
             if self.method == "GET":
                 codes.append("400")  # keys in the query string are refused
+        if any(permission is not AllowAny for permission in getattr(view, "permission_classes", [])):
+            codes.append("403")  # without authentication classes DRF answers a refusal with 403, not 401
         if getattr(view, "throttle_classes", None):
             codes.append("429")
         if "{" in self.path or getattr(view, "may_not_find", False):
             codes.append("404")
         return sorted(set(codes))
 
-
-def _error_response(code: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorSerializer, description=_ERRORS[code])
+    def _error_response(self, code: str) -> OpenApiResponse:
+        description, body = _ERRORS[code]
+        if code == "403":
+            refusals = [p for p in self.view.get_permissions() if getattr(p, "code", None)]
+            if refusals:
+                description = " ".join(f"{p.message} (`{p.code}`)" for p in refusals)
+                body = {"code": refusals[0].code, "detail": refusals[0].message}
+        return OpenApiResponse(
+            response=ErrorSerializer,
+            description=description,
+            examples=[OpenApiExample(body["code"], value=body, response_only=True)],
+        )

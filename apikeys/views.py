@@ -43,6 +43,7 @@ KEY_EXAMPLE = {
     "reportRate": "",
 }
 NEW_KEY = "sk_AbCd1234" + "x" * 32 + "Zz9Yy8"
+NEW_PUBLISHABLE_KEY = "pk_QrSt5678" + "x" * 32 + "Ww7Vv6"
 
 
 def _example(name: str, value, status: str = "200") -> OpenApiExample:
@@ -69,7 +70,19 @@ class RegistrationOpen(BasePermission):
                 "Register",
                 value={"name": "My site", "ownerEmail": "me@example.com", "domains": ["example.com"]},
                 request_only=True,
-            )
+            ),
+            _example(
+                "Registered",
+                {
+                    "appId": "0c2e5a7b-1d3f-4a6b-8c9d-0e1f2a3b4c5d",
+                    "name": "My site",
+                    "apiKey": NEW_KEY,
+                    "publishableKey": NEW_PUBLISHABLE_KEY,
+                    "keyPrefix": "sk_AbCd1234…",
+                    "expiresAt": "2027-01-05T10:00:00Z",
+                },
+                "201",
+            ),
         ],
     )
 )
@@ -134,7 +147,23 @@ class CurrentKeyViewSet(viewsets.GenericViewSet):
         summary="Create a key",
         request=CreateKeyInput,
         responses={201: IssuedKeyOutput},
-        examples=[OpenApiExample("Publishable key", value={"kind": "publishable", "name": "web"}, request_only=True)],
+        examples=[
+            OpenApiExample("Publishable key", value={"kind": "publishable", "name": "web"}, request_only=True),
+            _example(
+                "Created",
+                {
+                    "apiKey": NEW_PUBLISHABLE_KEY,
+                    "key": {
+                        **KEY_EXAMPLE,
+                        "kind": "publishable",
+                        "name": "web",
+                        "prefix": "pk_QrSt5678…",
+                        "lastUsedAt": None,
+                    },
+                },
+                "201",
+            ),
+        ],
     ),
     regenerate=extend_schema(
         summary="Rotate a key",

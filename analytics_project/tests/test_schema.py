@@ -49,7 +49,9 @@ def test_schema_declares_the_key_scheme_and_every_error_response(db):
     assert {"200", "401", "403", "429", "503"} <= set(keys_list["responses"])
     assert {"ApiKeyHeader": []} in keys_list["security"]
     register = schema["paths"]["/api/auth/register"]["post"]
-    assert {"201", "400", "429", "503"} <= set(register["responses"])
+    assert {"201", "400", "403", "429", "503"} <= set(register["responses"])
+    closed = register["responses"]["403"]["content"]["application/json"]["examples"]
+    assert [example["value"]["code"] for example in closed.values()] == ["registration_closed"]
     assert {"404"} <= set(schema["paths"]["/api/auth/keys/{id}/revoke"]["post"]["responses"])
 
 
@@ -63,15 +65,21 @@ def test_swagger_ui_and_redoc_are_served_from_local_static_files(client, db):
         assert off_host == [], f"{path} links {off_host}"
 
 
-def test_every_operation_has_a_summary_an_example_and_its_error_responses(db):
+def test_every_operation_has_a_summary_examples_and_its_error_responses(db):
     schema = _schema()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             where = f"{method.upper()} {path}"
             assert operation.get("summary"), where
-            bodies = [*operation.get("requestBody", {}).get("content", {}).values()]
-            bodies += [c for r in operation["responses"].values() for c in (r.get("content") or {}).values()]
-            assert any("examples" in body for body in bodies), f"{where} has no example"
+            for media_type, body in operation.get("requestBody", {}).get("content", {}).items():
+                assert body.get("examples"), f"{where} request {media_type} has no example"
+            for status, response in operation["responses"].items():
+                for media_type, body in (response.get("content") or {}).items():
+                    if status.startswith("2"):
+                        assert body.get("examples"), f"{where} {status} {media_type} has no example"
+                    elif body["schema"] == {"$ref": "#/components/schemas/Error"}:
+                        (example,) = body["examples"].values()
+                        assert {"code", "detail"} <= set(example["value"]), f"{where} {status}"
             assert "503" in operation["responses"], where
             if operation.get("security") and {} not in operation["security"]:
                 assert {"401", "429"} <= set(operation["responses"]), where
