@@ -36,6 +36,12 @@ def test_purge_without_yes_changes_nothing(dated_events):
     assert Event.objects.count() == 10
 
 
+def test_a_dry_run_leaves_every_apps_cached_reports_valid(dated_events, registered, other_app):
+    generations = app_generation(registered.app.id), app_generation(other_app.app.id)
+    run("purge_events", "--before", "2025-01-03")
+    assert (app_generation(registered.app.id), app_generation(other_app.app.id)) == generations
+
+
 def test_purge_with_yes_deletes_exactly_the_rows_before_the_date(dated_events, registered):
     run("purge_events", "--before", "2025-01-03", "--app", "Acme web", "--yes", "--batch-size", "1")
     mine = set(Event.objects.filter(app=registered.app).values_list("name", flat=True))
@@ -49,6 +55,39 @@ def test_purge_accepts_a_datetime_and_invalidates_the_apps_reports(dated_events,
     assert set(Event.objects.filter(app=registered.app).values_list("name", flat=True)) == {"d2", "d3", "d4", "d5"}
     assert app_generation(registered.app.id) != mine
     assert app_generation(other_app.app.id) == theirs
+
+
+def test_purge_without_app_deletes_the_rows_before_the_date_in_every_app_and_invalidates_both(
+    dated_events, registered, other_app
+):
+    generations = app_generation(registered.app.id), app_generation(other_app.app.id)
+    output = run("purge_events", "--before", "2025-01-03", "--yes", "--batch-size", "3")
+    assert "deleted 4 events" in output and "all apps" in output
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["d3", "d4", "d5", "o3", "o4", "o5"]
+    assert app_generation(registered.app.id) != generations[0]
+    assert app_generation(other_app.app.id) != generations[1]
+
+
+def test_a_report_cached_before_the_purge_shows_the_new_count_after(dated_events, secret_client):
+    url = "/api/analytics/event-summary?startDate=2025-01-01&endDate=2025-01-05"
+    assert secret_client.get(url).json()["count"] == 5
+    cached = secret_client.get(url)
+    assert cached["X-Cache"] == "hit" and cached.json()["count"] == 5
+    run("purge_events", "--before", "2025-01-03", "--yes")
+    after = secret_client.get(url)
+    assert after["X-Cache"] == "miss" and after.json()["count"] == 3
+
+
+@pytest.mark.parametrize("batch_size", ["0", "-1"])
+def test_purge_refuses_a_batch_size_below_one_and_deletes_nothing(dated_events, batch_size):
+    with pytest.raises(CommandError, match="batch-size"):
+        run("purge_events", "--before", "2025-01-03", "--yes", f"--batch-size={batch_size}")
+    assert Event.objects.count() == 10
+
+
+def test_purge_refuses_a_batch_size_that_is_not_a_number(db):
+    with pytest.raises(CommandError, match="batch-size"):
+        run("purge_events", "--before", "2025-01-03", "--batch-size", "many")
 
 
 def test_purge_refuses_a_bad_date(db):

@@ -14,10 +14,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--before", required=True, help="e.g. 2025-01-01 or 2025-01-01T12:00:00+02:00")
         parser.add_argument("--app", help="Only this app (id or name).")
-        parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument("--batch-size", type=int, default=10_000, help="Rows per DELETE.")
         parser.add_argument("--yes", action="store_true", help="Delete; without it this is a dry run.")
 
     def handle(self, *args, before, app, batch_size, yes, **options):
+        if batch_size < 1:  # 0 would delete nothing yet report success; a negative slice is an ORM error
+            raise CommandError(f"--batch-size must be at least 1, got {batch_size}.")
         cutoff = _parse_cutoff(before)
         target = find_app(app) if app else None
         scope = Event.objects.filter(timestamp__lt=cutoff, **({"app": target} if target else {}))
