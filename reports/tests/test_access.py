@@ -1,7 +1,8 @@
 import pytest
+from django.core.cache import cache
 
 from apikeys import services
-from reports.tests.conftest import REPORTS, event
+from reports.tests.conftest import CHROME_WINDOWS, FIREFOX_MAC, REPORTS, event
 
 ENDPOINTS = [
     "event-summary",
@@ -56,14 +57,31 @@ def test_a_key_may_name_its_own_app(secret_client, registered, send):
     assert response.json()["count"] == 1
 
 
-def test_another_apps_events_never_change_a_report(report, send, registered, other_app):
-    send(registered, [event(userId="mine", url="https://a.example/mine", referrer="https://ref.example/")])
-    before = {name: report(registered, name).json() for name in ["event-summary", "daily-stats", "top-pages"]}
-    send(other_app, [event(userId=f"theirs{n}", url="https://b.example/theirs") for n in range(5)])
-    after = {name: report(registered, name).json() for name in ["event-summary", "daily-stats", "top-pages"]}
-    assert after == before
-    assert before["event-summary"]["count"] == 1
-    assert report(other_app, "event-summary").json()["count"] == 5
+def _read(client, endpoint: str) -> tuple[int, str | None, object]:
+    """Status, X-Cache and body, the streamed export read at once (it is computed as it is read)."""
+    response = client.get(_url(endpoint))
+    body = b"".join(response.streaming_content).decode() if response.streaming else response.json()
+    return response.status_code, response.get("X-Cache"), body
+
+
+def test_another_apps_events_never_change_a_report(secret_client, report, send, registered, other_app):
+    mine = {"url": "https://a.example/mine", "referrer": "https://ref.example/", "userAgent": CHROME_WINDOWS}
+    send(registered, [event(**mine), event(userId="u2", event="signup", **mine)])
+    before = {endpoint: _read(secret_client, endpoint) for endpoint in ENDPOINTS}
+    # The same user id and event name, other pages, referrers and browsers: any leak changes a figure.
+    theirs = {"url": "https://b.example/theirs", "referrer": "https://elsewhere.example/", "userAgent": FIREFOX_MAC}
+    send(other_app, [event(userId=user, **theirs) for user in ("u1", "u1", "theirs1", "theirs2")])
+
+    cache.clear()  # so the second answers are computed again, not the first ones read back
+    for endpoint, (status, _, body) in before.items():
+        again_status, again_cache, again_body = _read(secret_client, endpoint)
+        assert again_status == status == 200, endpoint
+        assert again_cache == (None if endpoint == "export" else "miss"), endpoint  # the export is never cached
+        assert again_body == body, endpoint
+    assert before["event-summary"][2]["count"] == 2
+    assert before["user-stats?userId=u1"][2]["totalEvents"] == 1
+    assert len(before["export"][2].splitlines()) == 1 + 2
+    assert report(other_app, "event-summary").json()["count"] == 4
 
 
 def test_user_stats_of_a_user_known_only_to_another_app_is_a_404(report, send, registered, other_app):
