@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_RATE = re.compile(r"^\d+/\d*[smhd]$")
+# A zero count or period ("0/m", "1/0m") would pass django-ratelimit's parser and then block or divide by zero.
+_RATE = re.compile(r"^[1-9]\d*/([1-9]\d*)?[smhd]$")
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _DURATION_UNITS = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

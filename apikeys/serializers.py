@@ -11,7 +11,7 @@ MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 class RegisterInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    ownerEmail = serializers.EmailField(source="owner_email")
+    ownerEmail = serializers.EmailField(source="owner_email", max_length=254)
     domains = serializers.ListField(
         child=serializers.CharField(max_length=253), required=False, default=list, max_length=100
     )
@@ -85,8 +85,12 @@ class CreateKeyInput(StrictSerializer):
         max_value=3650,
         help_text="Days until the key expires; 0 = never. Default API_KEY_TTL_DAYS (365).",
     )
-    ingestRate = serializers.CharField(source="ingest_rate", required=False, default="", allow_blank=True)
-    reportRate = serializers.CharField(source="report_rate", required=False, default="", allow_blank=True)
+    ingestRate = serializers.CharField(
+        source="ingest_rate", required=False, default="", allow_blank=True, max_length=16
+    )
+    reportRate = serializers.CharField(
+        source="report_rate", required=False, default="", allow_blank=True, max_length=16
+    )
 
     def validate_ingestRate(self, value):
         if value:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from analytics_project.env import is_rate
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "false",
@@ -41,6 +43,8 @@ def test_check_deploy_warns_that_limits_are_per_process_without_redis():
     [
         ("INGEST_RATE", "lots"),
         ("REPORT_RATE", "10 per minute"),
+        ("INGEST_RATE", "1/0m"),
+        ("AUTH_FAILURE_RATE", "0/m"),
         ("DEBUG", "maybe"),
         ("API_KEY_TTL_DAYS", "-3"),
         ("TRUSTED_PROXY_COUNT", "two"),
@@ -54,6 +58,27 @@ def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
     result = manage("check", **{variable: value})
     assert result.returncode != 0
     assert variable in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("600/m", True),
+        ("20/h", True),
+        ("10/5m", True),
+        ("1/d", True),
+        ("0/m", False),
+        ("1/0m", False),
+        ("1/00s", False),
+        ("05/m", False),
+        ("10/m ", False),
+        ("/m", False),
+        ("10/w", False),
+    ],
+)
+def test_a_rate_needs_a_positive_count_and_period(value, valid):
+    """The same check guards the *_RATE variables and each API key's own rates."""
+    assert is_rate(value) is valid
 
 
 def test_secret_key_is_required_when_debug_is_off():

@@ -1,5 +1,6 @@
 import time
 
+import pytest
 from django.utils import timezone
 
 from apikeys.models import ApiKey
@@ -38,6 +39,19 @@ def test_create_key_rejects_a_bad_kind_and_rate(secret_client):
     response = secret_client.post(KEYS, {"kind": "admin", "ingestRate": "lots"}, format="json")
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"kind", "ingestRate"}
+
+
+@pytest.mark.parametrize("field", ["ingestRate", "reportRate"])
+@pytest.mark.parametrize(
+    "rate",
+    ["1/0m", "0/m", "10000000000000000/m"],
+    ids=["zero-period", "zero-count", "longer-than-the-column"],
+)
+def test_create_key_refuses_a_zero_or_overlong_rate_naming_the_field(secret_client, registered, field, rate):
+    response = secret_client.post(KEYS, {"kind": "secret", field: rate}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {field}
+    assert ApiKey.objects.filter(app=registered.app).count() == 2
 
 
 def test_rotation_keeps_the_old_key_working_during_the_grace_period(secret_client, client_for, registered):

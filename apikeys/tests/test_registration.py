@@ -24,6 +24,14 @@ def test_registration_returns_both_keys_once_and_they_work(api_client, client_fo
     assert client_for(body["apiKey"]).get("/api/auth/keys").status_code == 200
 
 
+def test_an_owner_email_over_254_characters_is_400_naming_the_field(api_client, db):
+    email = "owner@" + ".".join(["a" * 60] * 4) + ".example"  # a valid address, too long for the column
+    response = api_client.post(REGISTER, {**VALID, "ownerEmail": email}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"ownerEmail"}
+    assert App.objects.count() == 0
+
+
 def test_the_database_holds_only_the_lookup_id_and_digest(api_client, db):
     raw = api_client.post(REGISTER, VALID, format="json").json()["apiKey"]
     stored = ApiKey.objects.get(lookup_id=raw[3:11])
