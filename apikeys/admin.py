@@ -84,6 +84,12 @@ class AppAdmin(AppScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(key_count=Count("api_keys"))
 
+    def get_readonly_fields(self, request, obj=None):
+        # The widget lists every user, and saving it grants access: only superusers decide who sees an app.
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "operators"]
+
     @admin.display(description="events")
     def event_count(self, obj):
         # On the change page only: a per-row COUNT on the list would scan every app's history.

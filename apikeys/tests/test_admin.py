@@ -1,5 +1,7 @@
 import re
 
+from django.contrib.auth.models import Permission, User
+
 from apikeys.models import ApiKey
 
 RAW_KEY = re.compile(r"[sp]k_[0-9A-Za-z]{46}")
@@ -49,3 +51,38 @@ def test_admin_key_list_filters_by_status(admin_client, registered):
     usable = admin_client.get("/admin/apikeys/apikey/?status=usable").content.decode()
     assert registered.secret_key.api_key.prefix in usable
     assert registered.publishable_key.api_key.prefix not in usable
+
+
+def _change_form(client, app) -> dict:
+    """The app's change form as the browser would post it back, unchanged."""
+    page = client.get(f"/admin/apikeys/app/{app.pk}/change/")
+    forms = [page.context["adminform"].form]
+    data = {}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): value for name, value in management.initial.items()})
+        forms += inline.formset.forms
+    for form in forms:
+        data.update({form.add_prefix(name): form[name].value() for name in form.fields})
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_only_a_superuser_may_change_who_operates_an_app(client, admin_client, registered):
+    operator = User.objects.create_user("operator", password="pw-for-tests-only", is_staff=True)
+    operator.user_permissions.set(Permission.objects.filter(codename__in=["view_app", "change_app"]))
+    outsider = User.objects.create_user("outsider-account", password="pw-for-tests-only", is_staff=True)
+    registered.app.operators.add(operator)
+    client.force_login(operator)
+
+    page = client.get(f"/admin/apikeys/app/{registered.app.pk}/change/").content.decode()
+    assert 'name="operators"' not in page and "outsider-account" not in page
+    data = {**_change_form(client, registered.app), "name": "Renamed", "operators": [operator.pk, outsider.pk]}
+    assert client.post(f"/admin/apikeys/app/{registered.app.pk}/change/", data).status_code == 302
+    registered.app.refresh_from_db()
+    assert registered.app.name == "Renamed"
+    assert list(registered.app.operators.all()) == [operator]
+
+    assert 'name="operators"' in admin_client.get(f"/admin/apikeys/app/{registered.app.pk}/change/").content.decode()
+    data = {**_change_form(admin_client, registered.app), "operators": [operator.pk, outsider.pk]}
+    assert admin_client.post(f"/admin/apikeys/app/{registered.app.pk}/change/", data).status_code == 302
+    assert set(registered.app.operators.all()) == {operator, outsider}
