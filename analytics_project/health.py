@@ -8,6 +8,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from analytics_project.errors import DATABASE_RETRY_AFTER_SECONDS
+
 logger = logging.getLogger(__name__)
 
 HealthOutput = inline_serializer(
@@ -31,10 +33,12 @@ def _database_ok() -> bool:
 
 
 def _cache_ok() -> bool:
-    probe = uuid.uuid4().hex
+    # A key of its own per probe: with one shared key, a concurrent probe's write between this set and get
+    # would read as a wrong value and report a healthy cache as down.
+    key = f"health-probe:{uuid.uuid4().hex}"
     try:
-        cache.set("health-probe", probe, timeout=10)
-        return cache.get("health-probe") == probe
+        cache.set(key, "ok", timeout=10)
+        return cache.get(key) == "ok"
     except Exception as exc:  # any cache client error
         logger.warning("health: cache check failed (%s)", exc.__class__.__name__)
         return False
@@ -64,7 +68,9 @@ class HealthViewSet(viewsets.ViewSet):
         database, cache_ok = _database_ok(), _cache_ok()
         status = "ok" if database and cache_ok else "degraded" if database else "unavailable"
         body = {"status": status, "database": _word(database), "cache": _word(cache_ok)}
-        return Response(body, status=200 if database else 503)
+        if database:
+            return Response(body)
+        return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
 
 def _word(ok: bool) -> str:

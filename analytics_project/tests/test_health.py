@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
+from analytics_project import health
 from apikeys import keys
 from apikeys.keys import KeyKind
 
@@ -52,9 +54,10 @@ def test_health_and_api_are_503_with_the_database_unreachable(unreachable):
     result = run_with_environment(CLIENT_REQUESTS, DJANGO_SETTINGS_MODULE="analytics_project.settings", **unreachable)
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout.strip().splitlines()[-1])
-    status, body, _ = answers["/health"]
+    status, body, retry_after = answers["/health"]
     assert status == 503
     assert body["database"] == "unavailable"
+    assert int(retry_after) > 0
     api_status, api_body, _ = answers["/api/auth/keys"]
     # The malformed key is refused before any database work; a well-formed one would need the database.
     assert api_status == 401 and api_body["code"] == "invalid_api_key"
@@ -68,6 +71,22 @@ def test_api_answers_503_with_retry_after_when_the_database_is_down():
     assert status == 503
     assert body["code"] == "database_unavailable"
     assert int(retry_after) > 0
+
+
+def test_a_probe_running_inside_another_does_not_make_the_cache_look_down(api_client, db, monkeypatch):
+    """Two workers probing at once: the second one's set lands between the first one's set and get."""
+    real_get = cache.get
+    inner_results = []
+
+    def get_after_another_probe(key, *args, **kwargs):
+        monkeypatch.setattr(cache, "get", real_get)  # only the outer probe is interleaved
+        inner_results.append(health._cache_ok())
+        return real_get(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", get_after_another_probe)
+    response = api_client.get("/health")
+    assert inner_results == [True]
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
 def test_health_reports_a_dead_cache_as_degraded_but_200(api_client, db, dead_redis):
