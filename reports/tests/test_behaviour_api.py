@@ -3,7 +3,7 @@ checked against plain-Python oracles in test_behaviour.py; here each answer must
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from events.services import RequestFacts, events_ingest
 from reports import behaviour
+from reports.serializers import FunnelOutput
+from reports.tests.conftest import CHROME_ANDROID, CHROME_WINDOWS, FIREFOX_MAC, SAFARI_IPHONE
 
 FUNNELS = "/api/analytics/funnels"
 STEPS = [{"event": "view"}, {"event": "signup"}, {"event": "buy"}]
@@ -76,51 +78,92 @@ def test_a_funnel_with_filters_and_a_breakdown(secret_client, registered, journe
     assert [(v["value"], [s["count"] for s in v["steps"]]) for v in body["breakdownValues"]] == [("/view", [3, 2])]
 
 
+def test_a_funnel_takes_the_device_and_referrer_aliases(secret_client, registered):
+    """The spellings of the issue and the API example: `device` filters on the device type, a `referrer`
+    breakdown splits by the referring host."""
+    base = timezone.now().replace(microsecond=0) - timedelta(days=2)
+    visits = {  # user: (device of the view, its referrer, device of the signup or None)
+        "ann": (SAFARI_IPHONE, "https://www.google.com/search", SAFARI_IPHONE),
+        "bob": (CHROME_WINDOWS, "https://t.co/x", CHROME_WINDOWS),
+        "cy": (CHROME_ANDROID, "https://www.google.com/", FIREFOX_MAC),  # signs up on a desktop
+        "dee": (CHROME_ANDROID, None, CHROME_ANDROID),
+        "eve": (SAFARI_IPHONE, "https://t.co/y", None),
+    }
+    events = []
+    for user, (view_agent, referrer, signup_agent) in visits.items():
+        view = {"event": "view", "userId": user, "timestamp": base.isoformat(), "userAgent": view_agent}
+        events.append({**view, "referrer": referrer} if referrer else view)
+        if signup_agent:
+            later = (base + timedelta(minutes=5)).isoformat()
+            events.append({"event": "signup", "userId": user, "timestamp": later, "userAgent": signup_agent})
+    ingest(registered, events)
+    steps = [{"event": "view"}, {"event": "signup", "filters": [{"property": "device", "value": "mobile"}]}]
+    dates = {"startDate": (base - timedelta(days=1)).date().isoformat(), "endDate": timezone.now().date().isoformat()}
+    response = secret_client.post(FUNNELS, {"steps": steps, "breakdown": "referrer", **dates}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+
+    # Counted by hand: mobile signups are ann's and dee's; cy's and bob's were on desktops.
+    assert [step["count"] for step in body["steps"]] == [5, 2]
+    assert [(value["value"], [step["count"] for step in value["steps"]]) for value in body["breakdownValues"]] == [
+        ("t.co", [2, 0]),
+        ("www.google.com", [2, 1]),
+        ("", [1, 1]),
+    ]
+    start = datetime.combine(date.fromisoformat(dates["startDate"]), datetime.min.time(), tzinfo=UTC)
+    expected = behaviour.funnel(
+        app=registered.app,
+        steps=[
+            behaviour.FunnelStep("view"),
+            behaviour.FunnelStep("signup", [behaviour.FunnelFilter("device_type", "eq", "mobile")]),
+        ],
+        start=start,
+        end=datetime.combine(date.fromisoformat(dates["endDate"]) + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        window_seconds=14 * 86400,
+        breakdown="referrer_host",
+    )
+    assert body == FunnelOutput(expected).data
+
+
+def _filtered(filters: list[dict], step: int = 0) -> dict:
+    steps = [{"event": "a"}, {"event": "b"}]
+    steps[step] = {**steps[step], "filters": filters}
+    return {"steps": steps}
+
+
+PATH_FILTER = {"property": "path", "operator": "eq", "value": "/x"}
+
+
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "path"),
     [
-        ({"steps": [{"event": "view"}]}, "steps"),
-        ({"steps": [{"event": f"e{i}"} for i in range(11)]}, "steps"),
-        ({"steps": [{"event": ""}, {"event": "x"}]}, "steps"),
-        ({"steps": STEPS, "windowSeconds": 0}, "windowSeconds"),
-        ({"steps": STEPS, "windowSeconds": -5}, "windowSeconds"),
-        (
-            {
-                "steps": [
-                    {"event": "a", "filters": [{"property": "path", "operator": "like", "value": "x"}]},
-                    {"event": "b"},
-                ]
-            },
-            "steps",
-        ),
-        (
-            {
-                "steps": [
-                    {"event": "a", "filters": [{"property": "password", "operator": "eq", "value": "x"}]},
-                    {"event": "b"},
-                ]
-            },
-            "steps",
-        ),
-        (
-            {
-                "steps": [
-                    {"event": "a", "filters": [{"property": "path", "operator": "in", "value": "x"}]},
-                    {"event": "b"},
-                ]
-            },
-            "steps",
-        ),
-        ({"steps": STEPS, "breakdown": "metadata.bad key!"}, "breakdown"),
-        ({"steps": STEPS, "startDate": "2026-02-30"}, "startDate"),
-        ({"steps": STEPS, "appId": "not-a-uuid"}, "appId"),
-        ({"steps": STEPS, "extra": 1}, "extra"),
+        # A list's own length errors are DRF's non_field_errors of that list.
+        ({"steps": [{"event": "view"}]}, ("steps", "non_field_errors")),
+        ({"steps": [{"event": f"e{i}"} for i in range(11)]}, ("steps", "non_field_errors")),
+        ({"steps": [{"event": ""}, {"event": "x"}]}, ("steps", 0, "event")),
+        ({"steps": [{"event": "x"}, {"event": ""}]}, ("steps", 1, "event")),
+        ({"steps": STEPS, "windowSeconds": 0}, ("windowSeconds",)),
+        ({"steps": STEPS, "windowSeconds": -1}, ("windowSeconds",)),
+        (_filtered([{"property": "path", "operator": "like", "value": "x"}]), ("steps", 0, "filters", 0, "operator")),
+        (_filtered([PATH_FILTER, {"property": "password", "value": "x"}], 1), ("steps", 1, "filters", 1, "property")),
+        (_filtered([{"property": "path", "operator": "in", "value": "x"}]), ("steps", 0, "filters", 0, "value")),
+        (_filtered([PATH_FILTER] * 11), ("steps", 0, "filters", "non_field_errors")),
+        ({"steps": STEPS, "breakdown": "metadata.bad key!"}, ("breakdown",)),
+        ({"steps": STEPS, "startDate": "2026-02-30"}, ("startDate",)),
+        ({"steps": STEPS, "appId": "not-a-uuid"}, ("appId",)),
+        ({"steps": STEPS, "extra": 1}, ("extra",)),
     ],
 )
-def test_bad_funnel_requests_are_400_naming_the_field(secret_client, db, body, field):
+def test_bad_funnel_requests_are_400_naming_the_exact_field(secret_client, db, body, path):
     response = secret_client.post(FUNNELS, body, format="json")
     assert response.status_code == 400, response.content
-    assert field in response.json()["fields"]
+    assert response.json()["code"] == "validation_error"
+    found = response.json()["fields"]
+    for key in path:
+        found = found[key]
+    assert found and all(isinstance(message, str) for message in found), response.json()
+    if path[0] == "steps" and isinstance(path[1], int):  # the other step is named, and has no errors
+        assert response.json()["fields"]["steps"][1 - path[1]] == {}
 
 
 def test_retention_answers_what_its_selector_computes(secret_client, registered, journeys):
