@@ -435,3 +435,82 @@ def test_export_has_every_event_of_the_range_once_in_time_order(apps, client_for
         assert Counter(json.dumps(m, sort_keys=True) for m in metadata) == Counter(
             json.dumps(s.metadata, sort_keys=True) for s in expected
         )
+
+
+def test_a_range_without_events_gives_zeros_and_empty_lists_in_the_usual_shape(apps, report):
+    for app, generated in apps:
+        quiet_day = min(generated.quiet_days)  # no event that local day, some either side of it
+        assert not _in(generated.stored, _window(generated.tz, quiet_day, quiet_day))
+        quiet = quiet_day.isoformat()
+        day = {"startDate": quiet, "endDate": quiet}
+        assert report(app, "event-summary", **day).json() == {
+            "event": None,
+            "count": 0,
+            "uniqueUsers": 0,
+            "deviceData": {},
+            "eventBreakdown": [],
+            "topReferrers": [],
+            "browsers": [],
+            "os": [],
+        }
+        assert report(app, "event-summary", event="signup", **day).json()["eventBreakdown"] is None
+        assert report(app, "breakdown", by="browser", **day).json() == {"by": "browser", "values": []}
+        assert report(app, "breakdown", by="metadata.plan", **day).json() == {"by": "metadata.plan", "values": []}
+        assert report(app, "top-pages", **day).json() == []
+        assert report(app, "daily-stats", **day).json() == [{"date": quiet, "count": 0, "uniqueUsers": 0}]
+
+
+# Each app's figures counted in a zone not its own, one with other daylight-saving dates.
+OTHER_ZONES = {
+    "America/New_York": "Asia/Kolkata",
+    "Asia/Kolkata": "Pacific/Chatham",
+    "Pacific/Chatham": "Europe/London",
+}
+
+
+def test_timeseries_and_top_lists_in_the_zone_given_by_tz_match_the_oracle(apps, report):
+    for app, generated in apps:
+        zone = ZoneInfo(OTHER_ZONES[generated.tz.key])
+        window = _window(zone)
+        events = _in(generated.stored, window)
+        params = {"tz": zone.key, **RANGE}
+        for interval in ("day", "week"):
+            expected = _series(events, zone, interval, window)
+            assert report(app, "timeseries", interval=interval, **params).json() == expected
+        # London springs forward on 31 March: 71 hours.
+        hours = _window(zone, date(2024, 3, 30), date(2024, 4, 1))
+        hourly = _series(_in(generated.stored, hours), zone, "hour", hours)
+        three_days = {"tz": zone.key, "startDate": "2024-03-30", "endDate": "2024-04-01"}
+        assert report(app, "timeseries", interval="hour", **three_days).json() == hourly
+        pages = _top([(s.path, s.distinct) for s in events if s.path], 10, True)
+        assert report(app, "top-pages", **params).json() == pages
+        referrers = _top([(s.referrer_host, s.distinct) for s in events if s.referrer_host], 10, True)
+        assert report(app, "top-referrers", **params).json() == referrers
+        # Not vacuous: the other zone's range holds other events, and puts some on other days.
+        assert events != _in(generated.stored, _window(generated.tz))
+        assert _daily(events, zone) != _daily(events, generated.tz)
+
+
+def test_date_time_bounds_include_the_start_instant_and_exclude_the_end_instant(apps, report):
+    for app, generated in apps:
+        moments = sorted({s.moment for s in generated.stored})
+        start = moments[len(moments) // 5]
+        end = moments[len(moments) * 4 // 5]
+        # The start without an offset (read in the app's zone), the end in UTC.
+        wall_clock = start.astimezone(generated.tz).replace(tzinfo=None)
+        assert wall_clock.replace(tzinfo=generated.tz).astimezone(UTC) == start  # not in a repeated hour
+        params = {"startDate": wall_clock.isoformat(), "endDate": end.isoformat()}
+        window = (start, end)
+        events = _in(generated.stored, window)
+        assert any(s.moment == start for s in events) and not any(s.moment == end for s in events)
+        assert report(app, "event-summary", **params).json() == _summary(events, None)
+        first, last = (
+            start.astimezone(generated.tz).date(),
+            (end - timedelta(seconds=1)).astimezone(generated.tz).date(),
+        )
+        assert report(app, "daily-stats", **params).json() == _daily(events, generated.tz, first, last)
+        assert report(app, "timeseries", interval="day", **params).json() == _series(
+            events, generated.tz, "day", window
+        )
+        pages = _top([(s.path, s.distinct) for s in events if s.path], 10, True)
+        assert report(app, "top-pages", **params).json() == pages
