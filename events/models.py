@@ -68,7 +68,6 @@ class Event(models.Model):
             ),
             models.Index(fields=["app", "name", "timestamp"], name="event_app_name_time"),
             models.Index(fields=["app", "distinct_id", "timestamp"], name="event_app_distinct_time"),
-            models.Index(fields=["app", "user_id", "timestamp"], name="event_app_user_time"),
         ]
 
     def __str__(self) -> str:
