@@ -115,3 +115,27 @@ def test_only_the_live_panel_may_be_framed_and_only_by_this_site(client, staff, 
     client.force_login(staff)
     assert client.get(f"/dashboard/apps/{registered.app.pk}/live")["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get(f"/dashboard/apps/{registered.app.pk}/")["X-Frame-Options"] == "DENY"
+
+
+def test_a_cohort_with_no_users_shows_a_dash_not_zero_percent(client, staff, registered):
+    now = timezone.now()
+    ingest(registered, [{"event": "view", "userId": "a", "timestamp": (now - timedelta(days=3)).isoformat()}])
+    client.force_login(staff)
+    start = (now - timedelta(days=5)).date().isoformat()
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/?period=day&startDate={start}").content.decode()
+    table = page[page.index('data-testid="retention"') :]
+    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td><td class=\"n\">(\d+)</td>(.*?)</tr>", table, re.S)
+    sizes = {day: int(size) for day, size, _ in rows}
+    assert sizes[(now - timedelta(days=3)).date().isoformat()] == 1 and 0 in sizes.values(), sizes
+    for _, size, cells in rows:
+        if size == "0":
+            assert "%" not in cells and "users" not in cells and "—" in cells
+        else:
+            assert "—" not in cells and "100%" in cells
+
+
+def test_the_chart_labels_its_first_and_last_day(client, staff, registered):
+    client.force_login(staff)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/?startDate=2026-01-01&endDate=2026-01-31").content.decode()
+    assert re.search(r'data-testid="x-first"[^>]*>2026-01-01<', page)
+    assert re.search(r'data-testid="x-last"[^>]*>2026-01-31<', page)
