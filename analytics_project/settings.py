@@ -169,7 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.IsSecretKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["analytics_project.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "analytics_project.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "analytics_project.errors.exception_handler",
 }

@@ -41,3 +41,15 @@ def test_registration_and_key_management_fail_closed_when_redis_is_down(api_clie
     assert response.json()["code"] == "cache_unavailable"
     assert App.objects.filter(name="x").count() == 0
     assert secret_client.post("/api/auth/keys", {"kind": "secret"}, format="json").status_code == 503
+
+
+def test_a_body_nested_too_deep_to_parse_is_a_400_on_every_json_endpoint(api_client, secret_client):
+    nested = "[" * 200_000
+    for client, path in (
+        (api_client, "/api/auth/register"),
+        (secret_client, "/api/auth/keys"),
+        (secret_client, "/api/analytics/funnels"),
+    ):
+        response = client.generic("POST", path, nested, content_type="application/json")
+        assert response.status_code == 400, path
+        assert response.json()["code"] == "malformed_json", path
