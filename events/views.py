@@ -174,14 +174,23 @@ _SEGMENT_SCHEMA = {
             request_only=True,
         ),
         OpenApiExample("Success", value={"success": True}, response_only=True, status_codes=["200"]),
-        OpenApiExample(
-            "Wrong write key",
-            value={"code": "invalid_api_key", "message": "The API key is not valid."},
-            response_only=True,
-            status_codes=["401"],
+        *(
+            OpenApiExample(code, value={"code": code, "message": message}, response_only=True, status_codes=[status])
+            for status, code, message in (
+                ("400", "invalid_request", "message 0: `event` is required."),
+                ("401", "invalid_api_key", "The API key is not valid."),
+                ("403", "origin_not_allowed", "This origin is not in the app's allowed domains."),
+                ("413", "payload_too_large", "The request body may be at most 1048576 bytes."),
+                ("429", "rate_limited", "Request was throttled. Expected available in 30 seconds."),
+                ("503", "database_unavailable", "The database is unavailable; try again shortly."),
+            )
         ),
     ],
-    "responses": {200: SegmentSuccess, 400: SegmentError, 401: SegmentError, 413: SegmentError, 429: SegmentError},
+    # Every error in Segment's own {code, message} shape (segment_exception_handler), not the native one.
+    "responses": {
+        200: SegmentSuccess,
+        **dict.fromkeys((400, 401, 403, 413, 429, 503), SegmentError),
+    },
     "tags": ["segment"],
 }
 
