@@ -201,6 +201,9 @@ SPECTACULAR_SETTINGS = {
 # Product settings (SPEC §3, §6) ------------------------------------------------------------------
 API_KEY_TTL_DAYS = env_int("API_KEY_TTL_DAYS", 365)  # 0 = keys never expire
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
+# Working keys cached for this long (apikeys/key_cache.py). Off without Redis: a per-process cache
+# could not learn of a revocation made by another worker.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60 if REDIS_URL else 0)
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
 INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")

@@ -8,4 +8,6 @@ class ApikeysConfig(AppConfig):
     def ready(self):
         # Imported for their side effects: the deploy checks and the OpenAPI security scheme register.
         from analytics_project import schema  # noqa: F401
-        from apikeys import checks  # noqa: F401
+        from apikeys import checks, key_cache  # noqa: F401
+
+        key_cache.connect_receivers()

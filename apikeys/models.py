@@ -68,6 +68,10 @@ class ApiKey(models.Model):
         max_length=16, blank=True, validators=[validate_rate], help_text="Overrides REPORT_RATE, e.g. 60/m."
     )
 
+    # Not a column: set by authentication when the key cache says a use was recorded within the last
+    # minute, which the cached row's own last_used_at cannot tell (apikeys.key_cache).
+    use_recorded = False
+
     class Meta:
         ordering = ["app", "-created_at"]
         verbose_name = "API key"

@@ -7,7 +7,7 @@ from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apikeys import keys
+from apikeys import key_cache, keys
 from apikeys.models import ApiKey, App
 
 
@@ -76,10 +76,18 @@ _key_lookups: dict[str, _KeyLookup] = {}
 
 
 def _api_key_with_app(lookup_id: str) -> ApiKey | None:
-    alias = router.db_for_read(ApiKey)
-    if alias not in _key_lookups:
-        _key_lookups[alias] = _KeyLookup(alias)
-    return _key_lookups[alias].fetch(alias, lookup_id)
+    api_key, may_store, use_recorded = key_cache.cached(lookup_id)
+    if api_key is None:
+        alias = router.db_for_read(ApiKey)
+        if alias not in _key_lookups:
+            _key_lookups[alias] = _KeyLookup(alias)
+        api_key = _key_lookups[alias].fetch(alias, lookup_id)
+        if api_key is None:
+            return None
+        if may_store:
+            key_cache.store(api_key)
+    api_key.use_recorded = use_recorded
+    return api_key
 
 
 def usable_keys_q(now) -> Q:

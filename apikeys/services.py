@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import keys
+from apikeys import key_cache, keys
 from apikeys.keys import KeyKind
 from apikeys.models import ApiKey, App
 
@@ -120,8 +120,13 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def api_key_touch(*, api_key: ApiKey, interval: timedelta = timedelta(minutes=1)) -> None:
-    """Record use at most once per ``interval``: authentication is a read path and must stay cheap."""
+    """Record use at most once per ``interval``: authentication is a read path and must stay cheap.
+
+    A key served from the key cache carries the last_used_at of when it was cached; the marker the
+    cache keeps beside it (``use_recorded``) says whether a worker recorded a use since."""
     now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= interval:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    if api_key.use_recorded or (api_key.last_used_at is not None and now - api_key.last_used_at < interval):
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+    key_cache.mark_touched(api_key.lookup_id, seconds=int(interval.total_seconds()))
