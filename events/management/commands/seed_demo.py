@@ -10,12 +10,12 @@ import uuid
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db import reset_queries
+from django.db import connection, reset_queries
 from django.utils import timezone
 
 from apikeys import services as app_services
 from apikeys.models import App
-from events.models import EventSource
+from events.models import Event, EventSource
 from events.services import RequestFacts, events_ingest
 
 PAGES = ["/", "/pricing", "/features", "/blog/launch", "/blog/guide", "/docs", "/about", "/contact"]
@@ -108,6 +108,11 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {stored:,} events")
         if pending:
             stored += events_ingest(raw_events=pending, facts=facts, measure_size=False).accepted
+        if connection.vendor == "postgresql":
+            # Fresh statistics, or reports plan as if the table were still empty: right after 1M
+            # events a four-step funnel ran over 3 minutes before ANALYZE and 1.7 s after it.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Event._meta.db_table)}")
         self.stdout.write(f"stored {stored:,} events in {app.name!r} ({app.id})")
 
     def _traffic(self, target: int, days: int):
