@@ -1,5 +1,6 @@
 import base64
 import binascii
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -10,7 +11,7 @@ from analytics_project.client_ip import client_ip
 from apikeys.models import KeyStatus
 from apikeys.selectors import api_key_authenticate
 from apikeys.services import api_key_touch
-from apikeys.throttling import rate_limit_wait
+from apikeys.throttling import Hit, PerKeyThrottle, rate_limit_wait
 
 QUERY_STRING_KEY_NAMES = ("apiKey", "api_key", "apikey", "key", "writeKey")
 
@@ -67,7 +68,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         return self.authenticate_key(request, raw_key)
 
     def authenticate_key(self, request, raw_key: str):
-        api_key = api_key_authenticate(raw_key=raw_key)
+        api_key = api_key_authenticate(raw_key=raw_key, expected_hit=self._expected_hit(request))
         status = api_key.status if api_key is not None else None
         if status not in (KeyStatus.ACTIVE, KeyStatus.ROTATING):
             if wait := self._failure_wait(request):
@@ -82,6 +83,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         if getattr(request.parser_context.get("view"), "accepts_basic_auth", False):
             return 'Basic realm="write key"'
         return 'Bearer realm="api"'
+
+    @staticmethod
+    def _expected_hit(request) -> Callable[[str], Hit | None] | None:
+        """The view's per-key rate limit guesses its hit, so the key lookup can count it in passing."""
+        view = request.parser_context.get("view")
+        throttles = getattr(view, "throttle_classes", ())
+        per_key = [throttle for throttle in throttles if issubclass(throttle, PerKeyThrottle)]
+        return per_key[0].expected_hit if per_key else None
 
     @staticmethod
     def _failure_wait(request) -> int | None:

@@ -9,16 +9,22 @@ since a worker's own memory would never hear of a revocation made in another pro
 A change to a key or to its app marks the cached entries *stale* once it commits. Entries are only ever
 added (SET NX), never overwritten, so a request that read the old row just before the change cannot
 put it back over the mark; while the mark lasts, requests read the database.
+
+With Redis the read also counts the request's per-key rate-limit hit, in the same pipeline, whenever
+this process already knows the key's rate (apikeys.throttling.PerKeyThrottle): a single-event ingest
+then makes two Redis round trips, not three (bench/ingest.py: 64% -> 71% of the bare insert view).
 """
 
 import logging
+from typing import NamedTuple
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from apikeys.models import ApiKey, App
+from apikeys.throttling import Hit, redis_counters
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +46,42 @@ def enabled() -> bool:
     return settings.API_KEY_CACHE_SECONDS > 0
 
 
-def cached(lookup_id: str) -> tuple[ApiKey | None, bool, bool]:
-    """(the cached key or None, whether a key read from the database may be stored, whether its use
-    was recorded within the last minute). One round trip. Fails open to the database."""
+class Cached(NamedTuple):
+    api_key: ApiKey | None = None
+    may_store: bool = False  # whether a key read from the database may be stored
+    use_recorded: bool = False  # whether a worker recorded the key's use within the last minute
+    counted: tuple[Hit, int] | None = None  # the hit passed in, and its count
+
+
+def cached(lookup_id: str, hit: Hit | None = None) -> Cached:
+    """What the cache holds for this key, in one round trip; with Redis, ``hit`` (the rate-limit count
+    the request is expected to make) is counted in that same round trip. Fails open to the database."""
     if not enabled():
-        return None, False, False
+        return Cached()
+    names = [_entry(lookup_id), _touched(lookup_id)]
     try:
-        values = cache.get_many([_entry(lookup_id), _touched(lookup_id)])
+        values, count = _read(names, hit)
     except Exception as exc:  # any cache client error
         logger.warning("key cache unavailable: %s", exc.__class__.__name__)
-        return None, False, False
+        return Cached()
     entry = values.get(_entry(lookup_id))
+    counted = None if count is None else (hit, count)
     if entry == _STALE:
-        return None, False, False
-    return entry, entry is None, _touched(lookup_id) in values
+        return Cached(counted=counted)
+    return Cached(entry, entry is None, _touched(lookup_id) in values, counted)
+
+
+def _read(names: list[str], hit: Hit | None) -> tuple[dict, int | None]:
+    """The cached values of ``names``, and the count of ``hit`` when it can share their round trip."""
+    store = caches["default"]
+    if hit is None or redis_counters() is not store:
+        return store.get_many(names), None
+    pipeline = store.client.get_client(write=True).pipeline(transaction=False)
+    pipeline.mget([store.client.make_key(name) for name in names])
+    hit.queue(pipeline, store)
+    results = pipeline.execute()
+    found = zip(names, results[0], strict=True)
+    return {name: store.client.decode(value) for name, value in found if value is not None}, results[-1]
 
 
 def store(api_key: ApiKey) -> None:

@@ -71,6 +71,8 @@ class ApiKey(models.Model):
     # Not a column: set by authentication when the key cache says a use was recorded within the last
     # minute, which the cached row's own last_used_at cannot tell (apikeys.key_cache).
     use_recorded = False
+    # Not a column: the request's rate-limit hit when authentication counted it (apikeys.throttling).
+    counted_hit = None
 
     class Meta:
         ordering = ["app", "-created_at"]

@@ -1,6 +1,7 @@
 """Reads of apps and keys."""
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import connections, router
@@ -9,17 +10,20 @@ from django.utils import timezone
 
 from apikeys import key_cache, keys
 from apikeys.models import ApiKey, App
+from apikeys.throttling import Hit
 
 
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+def api_key_authenticate(*, raw_key: str, expected_hit: Callable[[str], Hit | None] | None = None) -> ApiKey | None:
     """The key row whose digest matches ``raw_key``, whatever its status; None for anything else.
 
     Malformed keys and bad checksums are refused here without touching the database.
+    ``expected_hit(lookup_id)``: the rate-limit hit the request will count, counted with the key-cache
+    read when the cache can (the key's ``counted_hit``).
     """
     parsed = keys.parse(raw_key)
     if parsed is None:
         return None
-    api_key = _api_key_with_app(parsed.lookup_id)
+    api_key = _api_key_with_app(parsed.lookup_id, expected_hit(parsed.lookup_id) if expected_hit else None)
     if api_key is None or api_key.kind != parsed.kind or not keys.digests_match(api_key.digest, raw_key):
         return None
     return api_key
@@ -75,8 +79,8 @@ class _KeyLookup:
 _key_lookups: dict[str, _KeyLookup] = {}
 
 
-def _api_key_with_app(lookup_id: str) -> ApiKey | None:
-    api_key, may_store, use_recorded = key_cache.cached(lookup_id)
+def _api_key_with_app(lookup_id: str, hit: Hit | None) -> ApiKey | None:
+    api_key, may_store, use_recorded, counted = key_cache.cached(lookup_id, hit)
     if api_key is None:
         alias = router.db_for_read(ApiKey)
         if alias not in _key_lookups:
@@ -87,6 +91,7 @@ def _api_key_with_app(lookup_id: str) -> ApiKey | None:
         if may_store:
             key_cache.store(api_key)
     api_key.use_recorded = use_recorded
+    api_key.counted_hit = counted
     return api_key
 
 

@@ -21,31 +21,64 @@ from analytics_project.errors import ServiceUnavailable
 logger = logging.getLogger(__name__)
 
 
-def _count_hit(request, *, group: str, key: str, rate: str) -> dict | None:
-    """django-ratelimit's ``get_usage(increment=True)``, in one Redis round trip where the cache is Redis.
+class Hit:
+    """One request counted against ``rate`` in django-ratelimit's counter for (group, key, rate)."""
 
-    get_usage makes two (an ADD that creates the window's counter, then an INCR); on the ingestion hot
-    path each round trip cost about as much as validating and enriching an event. A pipelined
-    ``SET NX EX`` + ``INCR`` on the same key, with the same window and expiry, keeps the counters
-    interchangeable with get_usage's.
-    """
+    def __init__(self, group: str, key: str, rate: str):
+        self.group, self.key, self.rate = group, key, rate
+        self.limit, period = _split_rate(rate)
+        self.window = _get_window(key, period)
+        self.expiry = period + EXPIRATION_FUDGE
+
+    def is_for(self, group: str, key: str, rate: str) -> bool:
+        return (self.group, self.key, self.rate) == (group, key, rate)
+
+    def queue(self, pipeline, cache: RedisCache) -> None:
+        """Add the counting to a Redis pipeline; the count is the last of its results.
+
+        django-ratelimit's get_usage makes two round trips (an ADD that creates the window's counter,
+        then an INCR); on the ingestion hot path each round trip cost about as much as validating and
+        enriching an event. SET NX EX + INCR on the same key, with the same window and expiry, keep
+        the counters interchangeable with get_usage's.
+        """
+        counter = cache.make_and_validate_key(_make_cache_key(self.group, self.window, self.rate, self.key, ALL))
+        pipeline.set(counter, 0, nx=True, ex=self.expiry)
+        pipeline.incr(counter)
+
+    def usage(self, count: int) -> dict:
+        return {
+            "count": count,
+            "limit": self.limit,
+            "should_limit": count > self.limit,
+            "time_left": self.window - int(time.time()),
+        }
+
+
+def redis_counters() -> RedisCache | None:
+    """The rate-limit cache when counts can be pipelined with other Redis commands, else None."""
     cache = caches[settings.RATELIMIT_USE_CACHE]
-    if not isinstance(cache, RedisCache) or not getattr(settings, "RATELIMIT_ENABLE", True):
-        return get_usage(request, group=group, key=lambda _group, _request: key, rate=rate, increment=True)
-    limit, period = _split_rate(rate)
-    window = _get_window(key, period)
-    counter = cache.make_and_validate_key(_make_cache_key(group, window, rate, key, ALL))
+    return cache if isinstance(cache, RedisCache) and getattr(settings, "RATELIMIT_ENABLE", True) else None
+
+
+def _count_hit(request, hit: Hit) -> dict | None:
+    cache = redis_counters()
+    if cache is None:
+        return get_usage(request, group=hit.group, key=lambda _group, _request: hit.key, rate=hit.rate, increment=True)
     pipeline = cache.client.get_client(write=True).pipeline(transaction=False)
-    pipeline.set(counter, 0, nx=True, ex=period + EXPIRATION_FUDGE)
-    pipeline.incr(counter)
-    count = pipeline.execute()[1]
-    return {"count": count, "limit": limit, "should_limit": count > limit, "time_left": window - int(time.time())}
+    hit.queue(pipeline, cache)
+    return hit.usage(pipeline.execute()[-1])
 
 
-def rate_limit_wait(request, *, group: str, key: str, rate: str, fail_open: bool) -> int | None:
-    """Count one hit; the whole seconds to wait when over ``rate``, else None."""
+def rate_limit_wait(
+    request, *, group: str, key: str, rate: str, fail_open: bool, counted: tuple[Hit, int] | None = None
+) -> int | None:
+    """Count one hit, unless ``counted`` already holds this one's count; the whole seconds to wait
+    when over ``rate``, else None."""
     try:
-        usage = _count_hit(request, group=group, key=key, rate=rate)
+        if counted is not None and counted[0].is_for(group, key, rate):
+            usage = counted[0].usage(counted[1])
+        else:
+            usage = _count_hit(request, Hit(group, key, rate))
     except Exception as exc:  # any cache failure: redis-py, socket and pickling errors alike
         if not fail_open:
             raise ServiceUnavailable(
@@ -68,9 +101,17 @@ class CacheRateThrottle(BaseThrottle):
     def get_key(self, request) -> str:
         raise NotImplementedError
 
+    def counted(self, request) -> tuple[Hit, int] | None:
+        return None
+
     def allow_request(self, request, view) -> bool:
         self._wait = rate_limit_wait(
-            request, group=self.group, key=self.get_key(request), rate=self.get_rate(request), fail_open=self.fail_open
+            request,
+            group=self.group,
+            key=self.get_key(request),
+            rate=self.get_rate(request),
+            fail_open=self.fail_open,
+            counted=self.counted(request),
         )
         return self._wait is None
 
@@ -78,26 +119,50 @@ class CacheRateThrottle(BaseThrottle):
         return self._wait
 
 
-class _PerKeyThrottle(CacheRateThrottle):
+# The rate each key was last limited at, per (group, lookup id), in this process: only a guess, which
+# lets authentication count the hit in the same Redis round trip as its key lookup (apikeys.key_cache).
+# A wrong guess (a changed rate) costs one more round trip, never a wrong count.
+_rates_seen: dict[tuple[str, str], str] = {}
+_RATES_SEEN_MAX = 10_000
+
+
+class PerKeyThrottle(CacheRateThrottle):
+    """A rate per API key (the key's own rate field, else a setting), counted by lookup id."""
+
     key_rate_field: str
     setting: str
 
+    @classmethod
+    def expected_hit(cls, lookup_id: str) -> Hit | None:
+        """The hit the next request of this key will count, when this process has limited it before."""
+        rate = _rates_seen.get((cls.group, lookup_id))
+        return Hit(cls.group, lookup_id, rate) if rate else None
+
     def get_key(self, request) -> str:
-        return str(request.auth.pk)
+        return request.auth.lookup_id
 
     def get_rate(self, request) -> str:
         return getattr(request.auth, self.key_rate_field) or getattr(settings, self.setting)
 
+    def counted(self, request) -> tuple[Hit, int] | None:
+        return request.auth.counted_hit
 
-class IngestRateThrottle(_PerKeyThrottle):
+    def allow_request(self, request, view) -> bool:
+        if len(_rates_seen) >= _RATES_SEEN_MAX:
+            _rates_seen.clear()
+        _rates_seen[self.group, request.auth.lookup_id] = self.get_rate(request)
+        return super().allow_request(request, view)
+
+
+class IngestRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "ingest", True, "ingest_rate", "INGEST_RATE"
 
 
-class ReportRateThrottle(_PerKeyThrottle):
+class ReportRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "reports", True, "report_rate", "REPORT_RATE"
 
 
-class KeyManagementRateThrottle(_PerKeyThrottle):
+class KeyManagementRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "key-management", False, "report_rate", "REPORT_RATE"
 
 

@@ -4,6 +4,8 @@ local memory is one shared cache within the single test process, as Redis is acr
 from datetime import timedelta
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -100,3 +102,41 @@ def test_a_cached_key_records_its_use_once_a_minute(client_for, registered):
             assert client.get(KEYS).status_code == 200
     assert _updates_of_last_used(queries.captured_queries) == 1
     assert ApiKey.objects.get(pk=registered.secret_key.api_key.pk).last_used_at is not None
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the shared round trip is a Redis pipeline")
+def test_a_known_key_reaches_the_insert_after_one_redis_round_trip(client_for, registered, monkeypatch):
+    """The key lookup and the rate-limit count share a round trip; the other one is the report-cache
+    generation bump after the insert."""
+    client = client_for(registered.secret_key.raw)
+    assert client.post(COLLECT, {"event": "first"}, format="json").status_code == 201  # the rate is learnt
+    round_trips = []
+    send = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(
+        redis.connection.Connection,
+        "send_packed_command",
+        lambda connection, command, check_health=True: round_trips.append(command) or send(connection, command),
+    )
+
+    assert client.post(COLLECT, {"event": "second"}, format="json").status_code == 201
+
+    assert len(round_trips) == 2
+
+
+def test_the_rate_limit_counts_every_request_whether_or_not_the_lookup_counted_it(client_for, make_key):
+    """The first request of a key is counted by the throttle, the next ones with the key lookup."""
+    client = client_for(make_key(ingest_rate="3/m").raw)
+    statuses = [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+
+
+def test_a_changed_rate_applies_from_the_next_request(client_for, make_key):
+    issued = make_key(ingest_rate="100/m")
+    client = client_for(issued.raw)
+    assert [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(2)] == [201, 201]
+
+    issued.api_key.ingest_rate = "2/m"
+    issued.api_key.save()
+
+    statuses = [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
