@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,12 +31,9 @@ from django.utils import timezone  # noqa: E402
 
 from apikeys import services  # noqa: E402
 from apikeys.models import App  # noqa: E402
+from bench.rows import COLUMNS, EVENT, USER_AGENT, stored_row  # noqa: E402
 
 PORT = 8765
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
-)
-EVENT = {"event": "page_view", "userId": "bench-user", "url": "https://shop.example/pricing?utm_source=bench"}
 
 
 def wrk(path: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
@@ -64,51 +60,13 @@ def _latency_ms(output: str, label: str) -> float:
 
 
 def copy_rows_per_second(app_id, rows: int) -> float:
-    """Raw psycopg COPY of the same events the HTTP batches carry (same columns that vary, same table)."""
+    """Raw psycopg COPY of the rows collect stores for the benchmark's event, into the same table."""
     now = timezone.now()
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(
-            "COPY events_event (app_id, event_id, name, distinct_id, user_id, anonymous_id, session_id, timestamp, "
-            "received_at, url, host, path, referrer, referrer_host, utm_source, utm_medium, utm_campaign, utm_term, "
-            "utm_content, device_type, browser, os, country, screen, locale, ip, user_agent, metadata, source) "
-            "FROM STDIN"
-        ) as copy:
-            for _ in range(rows):
-                copy.write_row(
-                    (
-                        app_id,
-                        uuid.uuid4(),
-                        "page_view",
-                        "bench-user",
-                        "bench-user",
-                        "",
-                        "",
-                        now,
-                        now,
-                        EVENT["url"],
-                        "shop.example",
-                        "/pricing",
-                        "",
-                        "",
-                        "bench",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "desktop",
-                        "Chrome",
-                        "Windows",
-                        "",
-                        "",
-                        "",
-                        "127.0.0.1",
-                        USER_AGENT,
-                        "{}",
-                        "api",
-                    )
-                )
+    statement = f"COPY events_event ({', '.join(COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for _ in range(rows):
+            copy.write_row(stored_row(app_id, now))
     return rows / (time.perf_counter() - started)
 
 

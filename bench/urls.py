@@ -1,10 +1,8 @@
 """The project's URLs plus `POST /bench/bare-insert`: the ceiling for single-event ingestion.
 
-It parses the same JSON and inserts one row with one INSERT, and does nothing else: no key, no
-validation, no enrichment, no rate limit, no cache invalidation.
+It parses the same JSON and inserts the row collect stores for it (bench/rows.py) with one INSERT, and
+does nothing else: no key, no validation, no enrichment, no rate limit, no cache invalidation.
 """
-
-import uuid
 
 from django.db import connection
 from django.urls import path
@@ -15,6 +13,9 @@ from rest_framework.views import APIView
 
 from analytics_project.urls import urlpatterns as project_urlpatterns
 from apikeys.models import App
+from bench.rows import COLUMNS, stored_row
+
+INSERT = f"INSERT INTO events_event ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 
 
 class BareInsertView(APIView):
@@ -25,26 +26,8 @@ class BareInsertView(APIView):
     def post(self, request):
         if BareInsertView.app_id is None:
             BareInsertView.app_id = App.objects.get(name="bench ingest").id
-        now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO events_event (app_id, event_id, name, distinct_id, user_id, anonymous_id, session_id, "
-                "timestamp, received_at, url, host, path, referrer, referrer_host, utm_source, utm_medium, "
-                "utm_campaign, utm_term, utm_content, device_type, browser, os, country, screen, locale, ip, "
-                "user_agent, metadata, source) VALUES (%s, %s, %s, %s, %s, '', '', %s, %s, %s, '', '', '', '', '', '',"
-                " '', '', '', '', '', '', '', '', '', NULL, '', %s, 'api')",
-                [
-                    BareInsertView.app_id,
-                    uuid.uuid4(),
-                    request.data["event"],
-                    request.data.get("userId", ""),
-                    request.data.get("userId", ""),
-                    now,
-                    now,
-                    request.data.get("url", ""),
-                    "{}",
-                ],
-            )
+            cursor.execute(INSERT, stored_row(BareInsertView.app_id, timezone.now(), request.data))
         return Response({"accepted": 1}, status=201)
 
 

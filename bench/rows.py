@@ -1,0 +1,80 @@
+"""The event the ingestion benchmark sends, and the row collect stores for it, column by column.
+
+Both ceilings of bench/ingest.py write this same row: the bare insert view (bench/urls.py) with one
+INSERT, and the raw COPY; collect derives the same values from the event and its request.
+"""
+
+import uuid
+
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
+EVENT = {"event": "page_view", "userId": "bench-user", "url": "https://shop.example/pricing?utm_source=bench"}
+
+COLUMNS = (
+    "app_id",
+    "event_id",
+    "name",
+    "distinct_id",
+    "user_id",
+    "anonymous_id",
+    "session_id",
+    "timestamp",
+    "received_at",
+    "url",
+    "host",
+    "path",
+    "referrer",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "device_type",
+    "browser",
+    "os",
+    "country",
+    "screen",
+    "locale",
+    "ip",
+    "user_agent",
+    "metadata",
+    "source",
+)
+
+
+def stored_row(app_id, now, event: dict = EVENT) -> tuple:
+    """What collect stores for ``event`` sent from 127.0.0.1 with USER_AGENT, in COLUMNS order."""
+    user = event.get("userId", "")
+    return (
+        app_id,
+        uuid.uuid4(),
+        event["event"],
+        user,
+        user,
+        "",
+        "",
+        now,
+        now,
+        event.get("url", ""),
+        "shop.example",
+        "/pricing",
+        "",
+        "",
+        "bench",
+        "",
+        "",
+        "",
+        "",
+        "desktop",
+        "Chrome",
+        "Windows",
+        "",
+        "",
+        "",
+        "127.0.0.1",
+        USER_AGENT,
+        "{}",
+        "api",
+    )
