@@ -38,6 +38,7 @@ from django.utils import timezone  # noqa: E402
 
 from apikeys import services  # noqa: E402
 from apikeys.models import App  # noqa: E402
+from bench.rows import COLUMNS  # noqa: E402
 from reports import behaviour  # noqa: E402
 from reports.behaviour import FunnelFilter, FunnelStep  # noqa: E402
 
@@ -48,36 +49,6 @@ EVENTS_IN_OTHER_APP = 500_000
 USERS = 50_000
 DAYS = 90
 APP_TIMEZONE = "America/New_York"
-COLUMNS = (
-    "app_id",
-    "event_id",
-    "name",
-    "distinct_id",
-    "user_id",
-    "anonymous_id",
-    "session_id",
-    "timestamp",
-    "received_at",
-    "url",
-    "host",
-    "path",
-    "referrer",
-    "referrer_host",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "device_type",
-    "browser",
-    "os",
-    "country",
-    "screen",
-    "locale",
-    "user_agent",
-    "metadata",
-    "source",
-)
 # Events after a visit's first page view.
 NAMES = {"page_view": 55, "click": 15, "search": 8, "add_to_cart": 6, "signup": 4, "purchase": 3, "logout": 2}
 PROFILES = [
@@ -140,6 +111,7 @@ def _rows(app_id, count: int, seed: int, now):
                         "US",
                         "",
                         "en-US",
+                        None,  # ip
                         "",
                         metadata,
                         "api",

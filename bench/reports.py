@@ -51,6 +51,7 @@ from django.utils import timezone  # noqa: E402
 from apikeys import services  # noqa: E402
 from apikeys.keys import KeyKind  # noqa: E402
 from apikeys.models import App  # noqa: E402
+from bench.rows import COLUMNS  # noqa: E402
 from reports import selectors  # noqa: E402
 from reports.cache import app_generation_bump  # noqa: E402
 from reports.params import report_window  # noqa: E402
@@ -62,36 +63,6 @@ EVENTS_IN_OTHER_APPS = 500_000  # each
 DAYS = 90
 APP_TIMEZONE = "Europe/Berlin"
 
-COLUMNS = (
-    "app_id",
-    "event_id",
-    "name",
-    "distinct_id",
-    "user_id",
-    "anonymous_id",
-    "session_id",
-    "timestamp",
-    "received_at",
-    "url",
-    "host",
-    "path",
-    "referrer",
-    "referrer_host",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "device_type",
-    "browser",
-    "os",
-    "country",
-    "screen",
-    "locale",
-    "user_agent",
-    "metadata",
-    "source",
-)
 EVENT_NAMES = {
     "page_view": 60,
     "click": 12,
@@ -200,6 +171,7 @@ class _Sessions:
                         country,
                         "",
                         "en-US",
+                        None,  # ip
                         user_agent,
                         f'{{"plan": "{rng.choice(PLANS)}"}}' if rng.random() < 0.3 else "{}",
                         "api",
