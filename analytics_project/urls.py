@@ -9,8 +9,9 @@ router = SimpleRouter(trailing_slash=False)
 router.register("health", HealthViewSet, basename="health")
 
 urlpatterns = [
-    path("", include("apikeys.urls")),
+    # Ingestion first: it takes most of the requests, and URL resolution tries patterns in order.
     path("", include("events.urls")),
+    path("", include("apikeys.urls")),
     path("", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("dashboard/", include("reports.dashboard_urls")),

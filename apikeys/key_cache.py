@@ -95,7 +95,7 @@ def mark_touched(lookup_id: str, *, seconds: int) -> None:
     if not enabled():
         return
     try:
-        cache.set(_touched(lookup_id), True, timeout=seconds)
+        cache.set(_touched(lookup_id), 1, timeout=seconds)  # an int is stored as is, never pickled
     except Exception as exc:  # any cache client error
         logger.warning("key use not recorded in the cache: %s", exc.__class__.__name__)
 
