@@ -1,10 +1,12 @@
 """Ingestion throughput and latency over HTTP: gunicorn on PostgreSQL + Redis, wrk on the same machine.
 
-    .venv/bin/python bench/ingest.py [--workers 4] [--seconds 8] [--rounds 3] [--connections 8]
+    .venv/bin/python bench/ingest.py [--workers 4] [--seconds 8] [--rounds 5] [--connections 8]
 
 Single events: POST /api/analytics/collect against a bare DRF view that inserts the same row with one
 INSERT (bench/urls.py), interleaved in rounds on the same server. Batches of 500: collect against a raw
-psycopg COPY of the same rows into the same table, interleaved. Figures are medians over the rounds.
+psycopg COPY of the same rows into the same table, interleaved. Figures are medians over the rounds;
+each share is the median of the rounds' own ratios. CPU per event counts every process (server,
+PostgreSQL, Redis, wrk): a second view of the same costs, steadier here than throughput.
 Needs `wrk` (Debian package wrk).
 """
 
@@ -36,21 +38,31 @@ from bench.rows import COLUMNS, EVENT, USER_AGENT, stored_row  # noqa: E402
 PORT = 8765
 
 
+def _busy_seconds() -> float:
+    """CPU time every process on the machine has used so far (user, system, interrupts; not idle or steal)."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(path: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
     header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n{header_lines}')
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name]
+    busy = _busy_seconds()
     output = subprocess.run([*command, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True)
+    busy = _busy_seconds() - busy
     output = output.stdout
     os.unlink(script.name)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
         raise SystemExit(f"{path}: {non_2xx.group(1)} failed responses\n{output}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": _latency_ms(output, "50%"),
         "p99": _latency_ms(output, "99%"),
+        "cpu_us": busy / requests * 1e6,  # server, databases and wrk together
     }
 
 
@@ -74,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -107,27 +119,38 @@ def main() -> None:
     def median(kind, field):
         return statistics.median(run[field] for run in results[kind])
 
+    def paired(kind, ceiling, scale=1):
+        """The median of the rounds' ratios: a round's two runs follow each other, so the machine's drift
+        over the minutes of the whole benchmark cancels out of each ratio."""
+        pairs = zip(results[kind], results[ceiling], strict=True)
+        return statistics.median(run["rps"] * scale / top["rps"] for run, top in pairs)
+
     def row(label, kind, events_per_request=1):
         rps, p50, p99 = median(kind, "rps"), median(kind, "p50"), median(kind, "p99")
-        return f"{label:<34}{rps:>10.1f}{rps * events_per_request:>11.0f}{p50:>9.2f}{p99:>9.2f}"
+        cpu = f"{median(kind, 'cpu_us') / events_per_request:>12.0f}"
+        return f"{label:<34}{rps:>10.1f}{rps * events_per_request:>11.0f}{p50:>9.2f}{p99:>9.2f}{cpu}"
 
-    bare, single = median("bare", "rps"), median("single", "rps")
-    batch_events, copy_rows = median("batch", "rps") * 500, median("copy", "rps")
+    single, batch_events, copy_rows = median("single", "rps"), median("batch", "rps") * 500, median("copy", "rps")
+    single_share, batch_share = paired("single", "bare"), paired("batch", "copy", 500)
+    cpu_share = median("bare", "cpu_us") / median("single", "cpu_us")
     print(f"machine: {machine()}")
     print(
         f"server: gunicorn sync, {args.workers} workers; "
         f"wrk -t2 -c{args.connections} (batches -c4), {args.seconds} s runs"
     )
-    print(f"rounds: {args.rounds}, interleaved; medians\n")
-    print(f"{'run':<34}{'req/s':>10}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"rounds: {args.rounds}, interleaved; medians; CPU = all processes (server, databases, wrk) per event\n")
+    print(f"{'run':<34}{'req/s':>10}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'CPU us':>12}")
     print(row("bare DRF view, one INSERT", "bare"))
     print(row("collect, single event", "single"))
     print(row("collect, batches of 500", "batch", 500))
     print(f"{'raw psycopg COPY, same rows':<34}{'':>10}{copy_rows:>11.0f}\n")
-    print(f"single event: {single:.0f} req/s (target >= 800), {single / bare:.0%} of the bare view (target >= 70%)")
+    print(
+        f"single event: {single:.0f} req/s (target >= 800), {single_share:.0%} of the bare view (target >= 70%; "
+        f"median of the rounds' ratios); the bare view's CPU per request is {cpu_share:.0%} of collect's"
+    )
     print(
         f"batches of 500: {batch_events:.0f} events/s (target >= 20,000), "
-        f"{batch_events / copy_rows:.0%} of COPY (target >= 30%)"
+        f"{batch_share:.0%} of COPY (target >= 30%; median of the rounds' ratios)"
     )
 
 
