@@ -98,12 +98,50 @@ def _instant(value: date | datetime, tz: ZoneInfo, *, field: str, end: bool) -> 
     return local_midnight(value + timedelta(days=1) if end else value, tz)
 
 
-def hour_bucket_zone(window: Window) -> tzinfo:
-    """The fixed offset whose whole hours are the report zone's local hours.
+@dataclass(frozen=True)
+class OffsetSpan:
+    """A stretch [start, end) of a window over which the zone's UTC offset stays the same."""
 
-    Hours are bucketed in a fixed offset rather than the report zone, so the repeated hour when clocks
-    fall back stays two buckets, not one. For most zones that offset is UTC; India's +05:30 needs
-    +00:30 and Nepal's +05:45 needs +00:45.
+    start: datetime
+    end: datetime
+    offset: timedelta
+
+    def hour_start(self, moment: datetime) -> datetime:
+        """The start of the local hour ``moment`` falls in, read in this span's offset."""
+        return moment.astimezone(timezone(self.offset)).replace(minute=0, second=0, microsecond=0)
+
+
+def offset_spans(window: Window) -> list[OffsetSpan]:
+    """The window cut wherever the zone's UTC offset changes.
+
+    Local hours are counted in the offset in effect at each event, so the repeated hour when clocks fall
+    back stays two hours, and a zone whose offset changes by half an hour (Lord Howe Island) gets the
+    hours of each side. Changes are found by probing hour by hour, then halving down to the microsecond.
     """
-    minutes = int(window.start.astimezone(window.tz).utcoffset().total_seconds() // 60) % 60
-    return timezone(timedelta(minutes=minutes)) if minutes else UTC
+    # In UTC: adding an hour to a zone's datetime moves its wall clock, which skips a repeated hour.
+    start = window.start.astimezone(UTC)
+    spans, offset, probe = [], _offset(start, window.tz), start
+    end = window.end.astimezone(UTC)
+    while (next_probe := min(probe + timedelta(hours=1), end)) < end:
+        if _offset(next_probe, window.tz) != offset:
+            change = _first_instant_with_another_offset(probe, next_probe, window.tz, offset)
+            spans.append(OffsetSpan(start, change, offset))
+            start, offset = change, _offset(change, window.tz)
+        probe = next_probe
+    spans.append(OffsetSpan(start, end, offset))
+    return spans
+
+
+def _offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    return moment.astimezone(tz).utcoffset()
+
+
+def _first_instant_with_another_offset(low: datetime, high: datetime, tz: ZoneInfo, offset: timedelta) -> datetime:
+    """``low`` has ``offset`` and ``high`` does not; offsets change at most once an hour."""
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) // 2
+        if _offset(middle, tz) == offset:
+            low = middle
+        else:
+            high = middle
+    return high

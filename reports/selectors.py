@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from django.db import connection
-from django.db.models import Count, F, Func, Max, Min, Q, QuerySet, Sum, TextField, Value
-from django.db.models.functions import NullIf, TruncDate, TruncHour, TruncMonth, TruncWeek
+from django.db.models import Case, Count, DateTimeField, F, Func, Max, Min, Q, QuerySet, Sum, TextField, Value, When
+from django.db.models.functions import NullIf, TruncDate, TruncMonth, TruncWeek
 
 from events.models import Event
-from reports.params import Window, hour_bucket_zone, local_midnight
+from reports.params import OffsetSpan, Window, local_midnight, offset_spans
 
 INTERVALS = ("hour", "day", "week", "month")
 SUMMARY_EVENT_LIMIT = 100
@@ -261,36 +261,76 @@ def daily_stats(*, app_id, window: Window, event: str | None) -> list[DayStat]:
 
 
 def timeseries(*, app_id, window: Window, event: str | None, interval: str) -> Series:
-    """Buckets start at local midnight (weeks on Monday, months on the 1st) in the window's zone."""
+    """Buckets start at local midnight (weeks on Monday, months on the 1st) in the window's zone, and
+    hours at each local hour in the UTC offset in effect then."""
     if interval == "hour":
-        zone = hour_bucket_zone(window)
-        bucket = TruncHour("timestamp", tzinfo=zone)
-    else:
-        zone = window.tz
-        bucket = {"day": TruncDate, "week": TruncWeek, "month": TruncMonth}[interval]("timestamp", tzinfo=zone)
-    rows = _per_value(_events(app_id, window, event), bucket)
-    if interval == "hour":
+        spans = offset_spans(window)
+        rows = _per_value(_events(app_id, window, event), _hour_start(spans))
         found = {start: (count, users) for start, count, users in rows}
-        starts = _hours(window, zone)
-    else:
-        found = {_local_date(start, zone): (count, users) for start, count, users in rows}
-        starts = (local_midnight(day, window.tz) for day in _period_starts(window, interval))
-    points = []
-    for start in starts:
-        key = start if interval == "hour" else start.date()
-        points.append(Point(start.astimezone(window.tz), *found.get(key, (0, 0))))
-    return Series(interval, points)
+        # Each hour is labelled in its own offset: 01:00-04:00, then 01:00-05:00 when New York falls back.
+        return Series(interval, [Point(start, *found.get(start, (0, 0))) for start in _hours(spans)])
+    bucket = {"day": TruncDate, "week": TruncWeek, "month": TruncMonth}[interval]("timestamp", tzinfo=window.tz)
+    rows = _per_value(_events(app_id, window, event), bucket)
+    found = {_local_date(start, window.tz): (count, users) for start, count, users in rows}
+    starts = (local_midnight(day, window.tz) for day in _period_starts(window, interval))
+    return Series(interval, [Point(start, *found.get(start.date(), (0, 0))) for start in starts])
 
 
 def _local_date(value, zone: tzinfo) -> date:
     return value if isinstance(value, date) and not isinstance(value, datetime) else value.astimezone(zone).date()
 
 
-def _hours(window: Window, zone: tzinfo) -> Iterator[datetime]:
-    moment = window.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-    while moment < window.end:
-        yield moment
-        moment += timedelta(hours=1)
+def _hour_start(spans: list[OffsetSpan]):
+    """The instant each event's local hour began, in the offset in effect at the event.
+
+    Only an offset's minutes move hour boundaries (India's +05:30 starts hours at :30 UTC), so most
+    windows need one expression; a window across a half-hour change gets one per span.
+    """
+    minutes = [int(span.offset.total_seconds() // 60) % 60 for span in spans]
+    if len(set(minutes)) == 1:
+        return HourStart("timestamp", minutes[0])
+    pairs = zip(spans[:-1], minutes[:-1], strict=True)  # the last span is the default
+    branches = [When(timestamp__lt=span.end, then=HourStart("timestamp", m)) for span, m in pairs]
+    return Case(*branches, default=HourStart("timestamp", minutes[-1]), output_field=DateTimeField())
+
+
+def _hours(spans: list[OffsetSpan]) -> Iterator[datetime]:
+    """Every local hour of the window in order, each in its span's offset (a span's first hour may
+    begin before the span does: the half-hour Lord Howe Island's clocks skip still has a 02:00)."""
+    seen = set()
+    for span in spans:
+        moment = span.hour_start(span.start)
+        while moment < span.end:
+            if moment not in seen:
+                seen.add(moment)
+                yield moment
+            moment += timedelta(hours=1)
+
+
+class HourStart(Func):
+    """The UTC instant a timestamp's hour began, hours being shifted by ``minutes`` past each UTC hour.
+
+    Both back ends return a timestamp (not a local wall time), so a Case can choose between spans.
+    """
+
+    output_field = DateTimeField()
+
+    def __init__(self, expression, minutes: int):
+        super().__init__(expression)
+        self.minutes = minutes
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        shift = "make_interval(mins => %s)"
+        # Truncated in UTC whatever the session's time zone: the shift carries the offset's minutes.
+        return f"(DATE_TRUNC('hour', {column} + {shift}, 'UTC') - {shift})", [*params, self.minutes, self.minutes]
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"datetime(strftime('%%Y-%%m-%%d %%H:00:00', {column}, %s), %s)",
+            [*params, f"+{self.minutes} minutes", f"-{self.minutes} minutes"],
+        )
 
 
 def _period_starts(window: Window, interval: str) -> Iterator[date]:

@@ -142,6 +142,37 @@ def test_half_hour_zones_bucket_hours_on_their_own_half_hours(report, send, db):
     assert counted == {"2024-05-01T09:00:00+05:30": 1, "2024-05-01T10:00:00+05:30": 1}
 
 
+@pytest.mark.parametrize(
+    ("day", "timestamps", "expected", "hours"),
+    [
+        # Clocks go from 02:00 (+10:30) to 02:30 (+11:00): the hour from 02:00 lasts half an hour.
+        (
+            "2024-10-06",
+            ["2024-10-05T15:29:59Z", "2024-10-05T15:30:00Z", "2024-10-05T15:59:59Z", "2024-10-05T16:00:00Z"],
+            {"2024-10-06T01:00:00+10:30": 1, "2024-10-06T02:00:00+11:00": 2, "2024-10-06T03:00:00+11:00": 1},
+            24,
+        ),
+        # Clocks go from 02:00 (+11:00) back to 01:30 (+10:30): 01:00 comes twice, once in each offset.
+        (
+            "2024-04-07",
+            ["2024-04-06T14:59:59Z", "2024-04-06T15:00:00Z", "2024-04-06T15:29:59Z", "2024-04-06T15:30:00Z"],
+            {"2024-04-07T01:00:00+11:00": 1, "2024-04-07T01:00:00+10:30": 2, "2024-04-07T02:00:00+10:30": 1},
+            25,
+        ),
+    ],
+    ids=["half-hour-forward", "half-hour-back"],
+)
+def test_hours_follow_a_half_hour_clock_change(report, send, db, day, timestamps, expected, hours):
+    app = services.app_register(name="Lord Howe", owner_email="l@example.com", timezone_name="Australia/Lord_Howe")
+    send(app, [event(timestamp=moment) for moment in timestamps])
+    points = report(app, "timeseries", interval="hour", startDate=day, endDate=day).json()["points"]
+    assert {point["t"]: point["count"] for point in points if point["count"]} == expected
+    assert len(points) == hours
+    starts = [datetime.fromisoformat(point["t"]) for point in points]
+    assert starts == sorted(set(starts))  # every hour once, in time order
+    assert all(datetime.fromisoformat(point["t"]).minute == 0 for point in points)  # local hours, in their offsets
+
+
 def test_weeks_start_on_monday_and_months_on_the_first(report, send, registered):
     send(registered, [event(timestamp="2024-05-05T12:00:00Z"), event(timestamp="2024-05-06T12:00:00Z")])
     params = {"startDate": "2024-04-29", "endDate": "2024-06-02"}
