@@ -85,7 +85,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
     @staticmethod
-    def _expected_hit(request) -> Callable[[str], Hit | None] | None:
+    def _expected_hit(request) -> Callable[[str, str], Hit | None] | None:
         """The view's per-key rate limit guesses its hit, so the key lookup can count it in passing."""
         view = request.parser_context.get("view")
         throttles = getattr(view, "throttle_classes", ())

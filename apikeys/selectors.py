@@ -13,17 +13,20 @@ from apikeys.models import ApiKey, App
 from apikeys.throttling import Hit
 
 
-def api_key_authenticate(*, raw_key: str, expected_hit: Callable[[str], Hit | None] | None = None) -> ApiKey | None:
+def api_key_authenticate(
+    *, raw_key: str, expected_hit: Callable[[str, str], Hit | None] | None = None
+) -> ApiKey | None:
     """The key row whose digest matches ``raw_key``, whatever its status; None for anything else.
 
     Malformed keys and bad checksums are refused here without touching the database.
-    ``expected_hit(lookup_id)``: the rate-limit hit the request will count, counted with the key-cache
-    read when the cache can (the key's ``counted_hit``).
+    ``expected_hit(lookup_id, digest)``: the rate-limit hit the request will count, counted with the
+    key-cache read when the cache can (the key's ``counted_hit``).
     """
     parsed = keys.parse(raw_key)
     if parsed is None:
         return None
-    api_key = _api_key_with_app(parsed.lookup_id, expected_hit(parsed.lookup_id) if expected_hit else None)
+    hit = expected_hit(parsed.lookup_id, keys.digest(raw_key)) if expected_hit else None
+    api_key = _api_key_with_app(parsed.lookup_id, hit)
     if api_key is None or api_key.kind != parsed.kind or not keys.digests_match(api_key.digest, raw_key):
         return None
     return api_key

@@ -119,9 +119,12 @@ class CacheRateThrottle(BaseThrottle):
         return self._wait
 
 
-# The rate each key was last limited at, per (group, lookup id), in this process: only a guess, which
-# lets authentication count the hit in the same Redis round trip as its key lookup (apikeys.key_cache).
-# A wrong guess (a changed rate) costs one more round trip, never a wrong count.
+# The rate each key was last limited at, per (group, digest of the whole key), in this process: a guess
+# that lets authentication count the hit in the same Redis round trip as its key lookup
+# (apikeys.key_cache). Keyed by the digest, not the lookup id that logs and pages show, so only requests
+# bearing the very key that was limited before are counted ahead of their authentication: a forged key
+# with someone else's lookup id is never counted against that key. A wrong guess (a changed rate) costs
+# one more round trip and one count on the old rate's counter, which no longer limits anything.
 _rates_seen: dict[tuple[str, str], str] = {}
 _RATES_SEEN_MAX = 10_000
 
@@ -133,9 +136,9 @@ class PerKeyThrottle(CacheRateThrottle):
     setting: str
 
     @classmethod
-    def expected_hit(cls, lookup_id: str) -> Hit | None:
-        """The hit the next request of this key will count, when this process has limited it before."""
-        rate = _rates_seen.get((cls.group, lookup_id))
+    def expected_hit(cls, lookup_id: str, key_digest: str) -> Hit | None:
+        """The hit the next request with this key will count, when this process has limited it before."""
+        rate = _rates_seen.get((cls.group, key_digest))
         return Hit(cls.group, lookup_id, rate) if rate else None
 
     def get_key(self, request) -> str:
@@ -150,7 +153,7 @@ class PerKeyThrottle(CacheRateThrottle):
     def allow_request(self, request, view) -> bool:
         if len(_rates_seen) >= _RATES_SEEN_MAX:
             _rates_seen.clear()
-        _rates_seen[self.group, request.auth.lookup_id] = self.get_rate(request)
+        _rates_seen[self.group, request.auth.digest] = self.get_rate(request)
         return super().allow_request(request, view)
 
 

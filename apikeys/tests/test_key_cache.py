@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apikeys import key_cache, services
+from apikeys import key_cache, keys, services
 from apikeys.models import ApiKey, KeyStatus
 from apikeys.selectors import api_key_authenticate
 
@@ -140,3 +140,16 @@ def test_a_changed_rate_applies_from_the_next_request(client_for, make_key):
 
     statuses = [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(3)]
     assert statuses == [201, 201, 429]
+
+
+def test_a_forged_key_with_another_keys_lookup_id_does_not_use_up_that_keys_limit(client_for, make_key):
+    """The lookup id is shown in logs and pages; only the whole key may be counted before it is checked."""
+    victim = make_key(ingest_rate="3/m")
+    client = client_for(victim.raw)
+    assert client.post(COLLECT, {"event": "e"}, format="json").status_code == 201  # the rate is learnt
+    body = f"sk_{victim.api_key.lookup_id}{'A' * 32}"
+    forger = client_for(body + keys.checksum(body))  # well formed, valid checksum, wrong secret
+
+    assert {forger.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(6)} <= {401, 429}
+
+    assert [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(3)] == [201, 201, 429]
