@@ -122,7 +122,9 @@ def offset_spans(window: Window) -> list[OffsetSpan]:
     start = window.start.astimezone(UTC)
     spans, offset, probe = [], _offset(start, window.tz), start
     end = window.end.astimezone(UTC)
-    while (next_probe := min(probe + timedelta(hours=1), end)) < end:
+    last = end - timedelta(microseconds=1)  # the window's last instant: a change in its last hour counts too
+    while probe < last:
+        next_probe = min(probe + timedelta(hours=1), last)
         if _offset(next_probe, window.tz) != offset:
             change = _first_instant_with_another_offset(probe, next_probe, window.tz, offset)
             spans.append(OffsetSpan(start, change, offset))

@@ -173,6 +173,14 @@ def test_hours_follow_a_half_hour_clock_change(report, send, db, day, timestamps
     assert all(datetime.fromisoformat(point["t"]).minute == 0 for point in points)  # local hours, in their offsets
 
 
+def test_a_clock_change_in_the_last_hour_of_a_window_given_in_date_times_is_seen(report, send, db):
+    app = services.app_register(name="Lord Howe", owner_email="l@example.com", timezone_name="Australia/Lord_Howe")
+    send(app, [event(timestamp="2024-10-05T15:40:00Z")])  # 02:40+11:00, ten minutes after the clocks went forward
+    params = {"startDate": "2024-10-05T14:10:00Z", "endDate": "2024-10-05T15:50:00Z", "interval": "hour"}
+    points = report(app, "timeseries", **params).json()["points"]
+    assert {point["t"]: point["count"] for point in points if point["count"]} == {"2024-10-06T02:00:00+11:00": 1}
+
+
 def test_weeks_start_on_monday_and_months_on_the_first(report, send, registered):
     send(registered, [event(timestamp="2024-05-05T12:00:00Z"), event(timestamp="2024-05-06T12:00:00Z")])
     params = {"startDate": "2024-04-29", "endDate": "2024-06-02"}
