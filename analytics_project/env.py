@@ -7,6 +7,7 @@ instead of surfacing as a confusing error on the first request.
 import os
 import re
 from datetime import timedelta
+from fractions import Fraction
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -14,6 +15,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # A zero count or period ("0/m", "1/0m") would pass django-ratelimit's parser and then block or divide by zero.
 _RATE = re.compile(r"^[1-9]\d*/([1-9]\d*)?[smhd]$")
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _DURATION_UNITS = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -57,6 +59,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def is_rate(value: str) -> bool:
     """A django-ratelimit rate such as ``600/m`` or ``20/h``."""
     return bool(_RATE.match(value))
+
+
+def rate_per_second(rate: str) -> Fraction:
+    """How many requests a second a valid rate allows on average: ``600/m`` -> 10, ``1/2h`` -> 1/7200."""
+    count, period = rate.split("/")
+    return Fraction(int(count), int(period[:-1] or 1) * _PERIOD_SECONDS[period[-1]])
 
 
 def env_rate(name: str, default: str) -> str:

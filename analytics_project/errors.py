@@ -18,6 +18,7 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A back-end service is unavailable; try again shortly."
     default_code = "service_unavailable"
+    wait = DATABASE_RETRY_AFTER_SECONDS  # the exception handler sends it as Retry-After
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -40,8 +41,22 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     return body
 
 
+# SQLSTATE classes that mean the server, not the statement, failed: connection (08), resources such as
+# disk or connections (53), operator intervention such as a shutdown or statement timeout (57), system
+# errors (58), lock waits (55) and transaction rollbacks like deadlocks (40). Retrying later can succeed.
+# An OperationalError outside them is the statement's own fault: PostgreSQL raises "index row size
+# exceeds maximum" (54000) as one, and retrying that event forever would never store it.
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
+
+
 def is_database_outage(exc: Exception) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    """A lost or refused connection, or a server that cannot work right now: 503, try again."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)  # psycopg's error, which Django wraps
+    return sqlstate is None or sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
 
 
 def database_unavailable_response() -> JsonResponse:

@@ -1,5 +1,4 @@
 import base64
-import binascii
 from collections.abc import Callable
 
 from django.conf import settings
@@ -33,7 +32,7 @@ def raw_key_from_basic_auth(request) -> str | None:
         return None
     try:
         user = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0].strip()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII header text b64decode refuses
         return None
     return user or None
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from analytics_project.env import rate_per_second
 from analytics_project.serializers import StrictSerializer
 from apikeys.keys import KeyKind
 from apikeys.validators import validate_domains, validate_rate, validate_timezone
@@ -93,11 +94,10 @@ class CreateKeyInput(StrictSerializer):
     )
 
     def validate_ingestRate(self, value):
-        if value:
-            _run_django_validator(validate_rate, value)
-        return value
+        return _rate_within(value, settings.INGEST_RATE, "INGEST_RATE")
 
-    validate_reportRate = validate_ingestRate
+    def validate_reportRate(self, value):
+        return _rate_within(value, settings.REPORT_RATE, "REPORT_RATE")
 
 
 class RegenerateInput(StrictSerializer):
@@ -136,6 +136,18 @@ class RotationOutput(serializers.Serializer):
 class RevokeOutput(serializers.Serializer):
     revoked = ApiKeyOutput()
     replacement = IssuedKeyOutput(required=False, allow_null=True)
+
+
+def _rate_within(value: str, server_rate: str, setting: str) -> str:
+    """A key may be given a lower rate than the server's through the API, never a higher one: raising a
+    key's limit is for operators (the admin, ``manage.py create_key``)."""
+    if value:
+        _run_django_validator(validate_rate, value)
+        if rate_per_second(value) > rate_per_second(server_rate):
+            raise serializers.ValidationError(
+                f"May be at most the server's {setting} ({server_rate}); ask an operator for a higher rate."
+            )
+    return value
 
 
 def _run_django_validator(validator, value):

@@ -75,7 +75,8 @@ def url_facts(url: str) -> UrlFacts:
     if parts is None:
         return UrlFacts(host="", path="", utm=dict.fromkeys(UTM_FIELDS, ""))
     query = parse_qs(parts.query)
-    utm = {field: (query.get(field, [""])[0])[:200] for field in UTM_FIELDS}
+    # %00 decodes to a NUL, which PostgreSQL text cannot hold; nothing else percent-decoding makes is unstorable.
+    utm = {field: query.get(field, [""])[0].replace("\x00", "")[:200] for field in UTM_FIELDS}
     return UrlFacts(host=(parts.hostname or "")[:255], path=(parts.path or "/")[:2048], utm=utm)
 
 

@@ -6,14 +6,16 @@ so retries and concurrent replays can never double-count.
 """
 
 import json
+import logging
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
+from analytics_project.errors import is_database_outage
 from apikeys.models import ApiKey
 from events.enrichment import (
     anonymize_ip,
@@ -26,6 +28,8 @@ from events.enrichment import (
 from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
 from reports.cache import app_generation_bump
+
+logger = logging.getLogger(__name__)
 
 INSERT_CHUNK = 500  # rows per SQLite INSERT: 500 x 29 parameters stays under its bound-parameter limit
 _KNOWN_DEVICES = {choice.value for choice in DeviceType}
@@ -68,6 +72,13 @@ _POSTGRESQL_INSERT = (
     "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1"
 )
 _VALUES_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+# The text columns of the widest index entry, event_app_time_report's key and INCLUDE list. PostgreSQL
+# refuses a B-tree entry over 2704 bytes; the app id, timestamp and entry headers take about 100.
+_INDEXED_TEXT = tuple(
+    _COLUMNS.index(column)
+    for column in ("name", "distinct_id", "device_type", "browser", "os", "referrer_host", "path")
+)
+MAX_INDEXED_TEXT_BYTES = 2600
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ class IngestResult:
 def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool = True) -> IngestResult:
     """Store the valid events of a batch; name the invalid ones by index. Never raises for bad events."""
     result = IngestResult()
-    rows, seen = [], set()
+    rows, indexes, seen = [], [], set()
     for index, raw in enumerate(raw_events):
         try:
             clean = clean_event(raw, received_at=facts.received_at, measure_size=measure_size)
@@ -128,15 +139,36 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
         if event_id in seen:
             result.duplicates += 1
             continue
+        row = _row(clean, event_id, facts)
+        if _indexed_text_bytes(row) > MAX_INDEXED_TEXT_BYTES:
+            result.rejected.append(Rejection(index, "event_too_large", _INDEX_TOO_LARGE))
+            continue
         seen.add(event_id)
-        rows.append(_row(clean, event_id, facts))
+        rows.append(row)
+        indexes.append(index)
     if rows:
-        inserted = _insert_ignoring_duplicates(rows)
+        inserted, unstorable = _insert_storable(rows)
+        result.rejected += [Rejection(indexes[position], "unstorable_event", _UNSTORABLE) for position in unstorable]
+        result.rejected.sort(key=lambda rejection: rejection.index)
         result.accepted = inserted
-        result.duplicates += len(rows) - inserted
+        result.duplicates += len(rows) - len(unstorable) - inserted
         if inserted:
             app_generation_bump(facts.api_key.app_id)
     return result
+
+
+_INDEX_TOO_LARGE = (
+    f"The event name, user id, URL path, referrer host, browser and OS together exceed {MAX_INDEXED_TEXT_BYTES} "
+    "bytes of UTF-8, more than the report index can hold; send a shorter URL."
+)
+_UNSTORABLE = "The database refused this event, so it was not stored; the rest of the request was."
+
+
+def _indexed_text_bytes(row: tuple) -> int:
+    characters = sum(len(row[position]) for position in _INDEXED_TEXT)
+    if characters * 4 <= MAX_INDEXED_TEXT_BYTES:  # UTF-8 spends at most 4 bytes a character
+        return characters
+    return sum(len(row[position].encode()) for position in _INDEXED_TEXT)
 
 
 def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
@@ -197,6 +229,43 @@ def _sqlite_adapters() -> dict:
         for position, column in enumerate(_COLUMNS)
         if fields[column].get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey")
     }
+
+
+def _insert_storable(rows: list[tuple]) -> tuple[int, list[int]]:
+    """Insert, and when the database refuses the batch for its data rather than an outage, insert the
+    rows one by one so only those it refuses are lost. Returns (rows inserted, positions refused).
+
+    Validation should leave nothing for the database to refuse; this keeps one unforeseen value from
+    failing, or with a retrying SDK blocking forever, every other event sent with it.
+    """
+    try:
+        with _own_statement():
+            return _insert_ignoring_duplicates(rows), []
+    except DatabaseError as exc:
+        if is_database_outage(exc):
+            raise
+        logger.warning("a batch of %d events was refused (%s); storing them one by one", len(rows), _sqlstate(exc))
+    inserted, refused = 0, []
+    for position, row in enumerate(rows):
+        try:
+            with _own_statement():
+                inserted += _insert_ignoring_duplicates([row])
+        except DatabaseError as exc:
+            if is_database_outage(exc):
+                raise
+            logger.warning("an event was refused by the database (%s)", _sqlstate(exc))
+            refused.append(position)
+    return inserted, refused
+
+
+def _own_statement():
+    """A failed statement must not abort a transaction the caller holds: a savepoint inside one. In
+    autocommit, the usual request, a failed statement undoes only itself and needs no savepoint."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def _sqlstate(exc: DatabaseError) -> str:
+    return getattr(exc.__cause__, "sqlstate", None) or exc.__class__.__name__
 
 
 def _insert_ignoring_duplicates(rows: list[tuple]) -> int:

@@ -94,23 +94,29 @@ class CleanEvent:
 
 
 def parse_instant(value, field_name: str) -> datetime:
-    """ISO 8601 (a missing offset means UTC) or epoch milliseconds."""
+    """ISO 8601 (a missing offset means UTC) or epoch milliseconds, as an instant in UTC.
+
+    In UTC because ISO 8601 allows offsets up to ±23:59 and PostgreSQL's timestamptz refuses any
+    beyond ±15:59: the instant is what counts, the offset it was written in is not kept anyway.
+    """
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise EventRejected("invalid_timestamp", f"{field_name} must be an ISO 8601 string or epoch milliseconds.")
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str):
             instant = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise EventRejected("invalid_timestamp", f"{field_name} {value[:40]!r} is not ISO 8601.") from None
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=UTC)
-    else:
-        if not math.isfinite(value):
+            instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+        elif not math.isfinite(value):  # an integer of hundreds of digits overflows here, as a float
             raise EventRejected("invalid_timestamp", f"{field_name} must be a finite number.")
-        try:
+        else:
             instant = datetime.fromtimestamp(value / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise EventRejected("invalid_timestamp", f"{field_name} is out of range.") from None
+    except OverflowError:  # also year 1 or 9999 moved across midnight into UTC
+        raise EventRejected("invalid_timestamp", f"{field_name} is out of range.") from None
+    except (OSError, ValueError):
+        if isinstance(value, str):
+            raise EventRejected(
+                "invalid_timestamp", f"{field_name} {_printable(value[:40])!r} is not ISO 8601."
+            ) from None
+        raise EventRejected("invalid_timestamp", f"{field_name} is out of range.") from None
     if instant < EARLIEST:
         raise EventRejected(
             "invalid_timestamp", f"{field_name} is before 2000-01-01; epoch values must be in milliseconds."

@@ -86,9 +86,15 @@ def _native_events(body) -> list:
     return events
 
 
-def _key_in_body(field: str):
+def _segment_body(request):
+    # Segment's API reads JSON whatever the Content-Type; RudderStack's Node SDK labels its gzip JSON
+    # application/x-www-form-urlencoded and drops the batch on a 415.
+    return json_body(request, any_content_type=True)
+
+
+def _key_in_body(field: str, read_body=json_body):
     def api_key_from_body(self, request) -> str | None:
-        body = json_body(request)
+        body = read_body(request)
         key = body.get(field) if isinstance(body, dict) else None
         return key.strip() if isinstance(key, str) and key.strip() else None
 
@@ -199,7 +205,7 @@ class SegmentViewSet(viewsets.ViewSet):
     permission_classes = [HasApiKey]
     throttle_classes = [IngestRateThrottle]
     accepts_basic_auth = True
-    api_key_from_body = _key_in_body("writeKey")
+    api_key_from_body = _key_in_body("writeKey", _segment_body)
 
     def get_exception_handler(self):
         return segment_exception_handler
@@ -231,7 +237,7 @@ class SegmentViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):
-        body = json_body(request)
+        body = _segment_body(request)
         messages = body.get("batch") if isinstance(body, dict) else None
         if not isinstance(messages, list) or not messages:
             return Response(
@@ -254,7 +260,7 @@ class SegmentViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"], url_path=f"(?P<kind>{'|'.join(segment.MESSAGE_TYPES)})")
     def single(self, request, kind: str):
-        return self._accept(request, [json_body(request)], kind=kind)
+        return self._accept(request, [_segment_body(request)], kind=kind)
 
 
 @condition(last_modified_func=lambda request: TRACKER_LAST_MODIFIED)

@@ -681,11 +681,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment_text, event_pk = json.loads(raw)
         moment = datetime.fromisoformat(moment_text)
-    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, AttributeError):
+        if moment.tzinfo is None or type(event_pk) is not int or not 0 < event_pk < 2**63:  # a bigint id
+            raise ValueError("invalid cursor")
+        # In UTC, as written: a crafted offset past PostgreSQL's ±15:59 would fail the query.
+        return moment.astimezone(UTC), event_pk
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError, AttributeError, OverflowError):
         raise ValueError("invalid cursor") from None
-    if moment.tzinfo is None or isinstance(event_pk, bool) or not isinstance(event_pk, int):
-        raise ValueError("invalid cursor")
-    return moment, event_pk
 
 
 def journey(*, app: App, distinct_id: str, cursor: str | None, limit: int) -> Journey | None:

@@ -94,7 +94,8 @@ def _instant(value: date | datetime, tz: ZoneInfo, *, field: str, end: bool) -> 
     if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise WindowError(field, f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.")
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        # Read in the report zone: ISO 8601 allows offsets to ±23:59, PostgreSQL only to ±15:59.
+        return value.astimezone(tz) if value.tzinfo is not None else value.replace(tzinfo=tz)
     return local_midnight(value + timedelta(days=1) if end else value, tz)
 
 

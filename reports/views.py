@@ -697,6 +697,8 @@ class JourneyViewSet(ReportViewSet):
     @action(detail=True, methods=["get"])
     def journey(self, request, **path):
         user_id = path[self.lookup_url_kwarg]
+        if "\x00" in user_id:  # %00 in the path: no stored id can hold one, and the database refuses it
+            raise exceptions.ValidationError({"userId": ["Null characters are not allowed."]})
         app, query = self.parse(request)
         return self.cached(app, {**query, "userId": user_id}, lambda: _journey(app, user_id, query))
 

@@ -92,6 +92,16 @@ def test_create_app_and_create_key_print_keys_that_work(db, client_for):
     assert ApiKey.objects.get(lookup_id=raw[3:11]).expires_at is None
 
 
+def test_an_operator_may_give_a_key_a_rate_above_the_servers(registered, settings):
+    settings.INGEST_RATE = "600/m"
+    output = run("create_key", "--app", "Acme web", "--ingest-rate", "50000/m", "--report-rate", "3000/m")
+    (raw,) = RAW_KEY.findall(output)
+    key = ApiKey.objects.get(lookup_id=raw[3:11])
+    assert (key.ingest_rate, key.report_rate) == ("50000/m", "3000/m")
+    with pytest.raises(CommandError, match="not a rate"):
+        run("create_key", "--app", "Acme web", "--ingest-rate", "lots")
+
+
 def test_create_app_refuses_a_bad_timezone(db):
     with pytest.raises(CommandError, match="IANA"):
         run("create_app", "Bad", "--owner-email", "ops@cli.example", "--timezone", "Nowhere/City")

@@ -130,4 +130,4 @@ def test_registration_can_be_closed(api_client, settings, db):
 def test_malformed_json_is_400(api_client, db):
     response = api_client.post(REGISTER, "{not json", content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["code"] == "malformed_request"
+    assert response.json()["code"] == "malformed_json"
