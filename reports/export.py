@@ -11,6 +11,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 BLOCK_BYTES = 64 * 1024
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) sent with a
+# publishable key would run on the analyst's machine); a leading ' makes it text (OWASP CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value) -> str:
@@ -23,12 +26,17 @@ def _text(value) -> str:
     return str(value)
 
 
+def _csv_cell(value) -> str:
+    text = _text(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def csv_lines(header: list[str], rows: Iterable[tuple]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_text(value) for value in row])
+        writer.writerow([_csv_cell(value) for value in row])
         if buffer.tell() >= BLOCK_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)

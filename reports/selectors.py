@@ -228,12 +228,12 @@ def user_stats(*, app_id, distinct_id: str) -> UserStats | None:
     if not totals["total"]:
         return None
     devices = events.values_list("device_type").annotate(count=Count("*")).order_by("device_type")
-    recent = list(
-        events.order_by("-timestamp", "-id").values_list(
-            "event_id", "name", "timestamp", "url", "metadata", "browser", "os", "ip"
-        )[:RECENT_EVENTS]
-    )
-    _, _, _, _, _, browser, os_name, ip = recent[0]
+    latest_first = events.order_by("-timestamp", "-id")
+    recent = list(latest_first.values_list("event_id", "name", "timestamp", "url", "metadata", "ip")[:RECENT_EVENTS])
+    ip = recent[0][-1]
+    # The latest event that says what device it came from: an identify, group or alias from a server SDK
+    # usually carries no user agent, and would blank the browser and OS of a user who has one.
+    browser, os_name = latest_first.exclude(user_agent="").values_list("browser", "os").first() or ("", "")
     return UserStats(
         distinct_id=distinct_id,
         total_events=totals["total"],

@@ -39,8 +39,11 @@ def test_registration_and_key_management_fail_closed_when_redis_is_down(api_clie
     response = api_client.post("/api/auth/register", {"name": "x", "ownerEmail": "x@x.example"}, format="json")
     assert response.status_code == 503
     assert response.json()["code"] == "cache_unavailable"
+    assert int(response["Retry-After"]) > 0
     assert App.objects.filter(name="x").count() == 0
-    assert secret_client.post("/api/auth/keys", {"kind": "secret"}, format="json").status_code == 503
+    response = secret_client.post("/api/auth/keys", {"kind": "secret"}, format="json")
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
 
 
 def test_a_body_nested_too_deep_to_parse_is_a_400_on_every_json_endpoint(api_client, secret_client):

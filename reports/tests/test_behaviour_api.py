@@ -341,3 +341,16 @@ def test_behaviour_reports_in_one_app_are_unchanged_by_another_apps_events(
     assert before["funnel"]["steps"][0]["count"] == 3
     assert sum(cohort["size"] for cohort in before["retention"]["cohorts"]) == 3
     assert len(before["journey"]["sessions"][0]["events"]) == 3
+
+
+def test_user_stats_describe_the_device_of_the_latest_event_that_had_a_user_agent(secret_client, registered):
+    segment = {"HTTP_X_API_KEY": registered.secret_key.raw}
+    page = {"userId": "ann", "timestamp": "2026-01-05T10:00:00Z", "context": {"userAgent": FIREFOX_MAC}}
+    assert secret_client.post("/v1/page", page, format="json", **segment).status_code == 200
+    # Server-side calls after it: no user agent, as Segment's server SDKs send identify, group and alias.
+    for kind, extra in (("identify", {"traits": {"plan": "pro"}}), ("group", {"groupId": "g1"})):
+        message = {"userId": "ann", "timestamp": "2026-01-05T11:00:00Z", **extra}
+        assert secret_client.post(f"/v1/{kind}", message, format="json", **segment).status_code == 200
+    body = secret_client.get("/api/analytics/user-stats", {"userId": "ann"}).json()
+    assert body["totalEvents"] == 3
+    assert body["deviceDetails"] == {"browser": "Firefox", "os": "Mac OS X"}

