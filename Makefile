@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test venv lint bench chromium
+.PHONY: run serve test venv lint bench chromium
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ venv: $(BIN)/.installed
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver $(HOST)
+
+# Production without Docker: DEBUG off (so SECRET_KEY must be set), migrations, then the static files
+# collected before gunicorn starts. With DEBUG off WhiteNoise serves them from its manifest, and
+# without one every admin page is a 500. Set DATABASE_URL, REDIS_URL, ALLOWED_HOSTS as in the README.
+serve: venv
+	DEBUG=false $(BIN)/python manage.py migrate --noinput
+	DEBUG=false $(BIN)/python manage.py collectstatic --noinput
+	DEBUG=false exec $(BIN)/gunicorn -c gunicorn.conf.py analytics_project.wsgi
 
 test: venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -224,7 +224,9 @@ API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 
 # Working keys cached for this long (apikeys/key_cache.py). Off without Redis: a per-process cache
 # could not learn of a revocation made by another worker.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60 if REDIS_URL else 0)
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+# Open on a development server, closed on a public install unless asked for: anyone who can reach
+# POST /api/auth/register could otherwise create apps and keys on it.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", DEBUG)
 INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")
 REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")
