@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test venv lint bench
+.PHONY: run serve test venv lint bench chromium
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,30 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver $(HOST)
 
-test: venv
+# Production without Docker: DEBUG off (so SECRET_KEY must be set), migrations, then the static files
+# collected before gunicorn starts. With DEBUG off WhiteNoise serves them from its manifest, and
+# without one every admin page is a 500. Set DATABASE_URL, REDIS_URL, ALLOWED_HOSTS as in the README.
+serve: venv
+	DEBUG=false $(BIN)/python manage.py migrate --noinput
+	DEBUG=false $(BIN)/python manage.py collectstatic --noinput
+	DEBUG=false exec $(BIN)/gunicorn -c gunicorn.conf.py analytics_project.wsgi
+
+test: venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive a system Chromium (Playwright's own download needs the internet). Silent when
+# analytics_project/testing.py finds one; as root with apt it installs Debian's, as .ci/run does;
+# otherwise one line, and pytest skips those tests (under CI=true they fail instead).
+FIND_CHROMIUM := $(BIN)/python -c 'import sys; from analytics_project.testing import find_chromium; sys.exit(find_chromium() is None)'
+chromium: venv
+	@$(FIND_CHROMIUM) && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+			|| echo "Could not install chromium with apt-get: pytest will skip the browser tests (fail them under CI)"; \
+	else \
+		echo "No Chromium (chromium, chromium-browser or google-chrome on PATH, or CHROMIUM_PATH) and not root with apt-get to install it: pytest will skip the browser tests (fail them under CI)"; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .

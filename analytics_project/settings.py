@@ -1,5 +1,6 @@
 """The one settings module. Everything configurable comes from environment variables (README)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "apikeys",
     "events",
     "reports",
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "analytics_project.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -135,6 +138,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
+# Admin login lock-out (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords from one client IP,
+# every login from it, the right password included, answers 429 until LOGIN_LOCKOUT_MINUTES have
+# passed without another try; a successful login clears the count. Attempts are rows in the
+# database, so every worker sees them on SQLite and PostgreSQL alike, and operators can review and
+# clear them in the admin ("Access attempts") or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# The same address as rate limits and stored events: X-Forwarded-For only behind TRUSTED_PROXY_COUNT.
+AXES_CLIENT_IP_CALLABLE = "analytics_project.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -204,7 +224,9 @@ API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 
 # Working keys cached for this long (apikeys/key_cache.py). Off without Redis: a per-process cache
 # could not learn of a revocation made by another worker.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60 if REDIS_URL else 0)
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+# Open on a development server, closed on a public install unless asked for: anyone who can reach
+# POST /api/auth/register could otherwise create apps and keys on it.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", DEBUG)
 INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")
 REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")
@@ -245,5 +267,7 @@ LOGGING = {
         # The request log line replaces Django's own per-request warnings.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "ERROR"},
+        # Failures and lock-outs are warnings; its INFO lines (a banner at every start) are noise.
+        "axes": {"level": "WARNING"},
     },
 }

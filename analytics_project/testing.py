@@ -1,17 +1,20 @@
 """Shared pytest fixtures for the browser tests (registered by the root conftest.py).
 
 Debian's Chromium driven by Playwright: its own browser download cannot work on a machine without
-internet access, so CI installs the `chromium` package instead.
+internet access, so `make test` and CI install the `chromium` package instead. Any other Chromium
+works too: `CHROMIUM_PATH`, else the first of CHROMIUM_NAMES on PATH. Without one, a developer's run
+skips the browser tests and says so in one line; CI never skips them, it fails.
 """
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -25,21 +28,69 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DATABASE_LOCK = threading.Lock()
+_FALSE = {"", "0", "false", "no", "off"}
+_SKIPPED_BROWSER_TESTS = pytest.StashKey[tuple[int, str]]()
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_PATH (a path, or a name looked up on PATH) when set, else the first of CHROMIUM_NAMES on PATH."""
+    explicit = os.environ.get("CHROMIUM_PATH", "").strip()
+    for name in [explicit] if explicit else CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def browser_skip_reason() -> str | None:
+    """Why this run skips the browser tests, or None when they run (and fail loudly if they cannot).
+
+    Only a run that asked for nothing is skipped: CI, or a CHROMIUM_PATH that leads nowhere, means
+    someone expects these tests to run.
+    """
+    if os.environ.get("CI", "").strip().lower() not in _FALSE:
+        return None
+    if os.environ.get("SKIP_BROWSER_TESTS") == "1":
+        return "SKIP_BROWSER_TESTS=1"
+    if os.environ.get("CHROMIUM_PATH", "").strip() or find_chromium():
+        return None
+    return (
+        f"no Chromium: none of {', '.join(CHROMIUM_NAMES)} is on PATH and CHROMIUM_PATH is unset "
+        "(install Debian's chromium package; `make test` does it when run as root)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = browser_skip_reason()
+    if reason is None:
+        return
+    skipped = [item for item in items if "browser" in item.fixturenames]
+    for item in skipped:
+        item.add_marker(pytest.mark.skip(reason=reason))
+    config.stash[_SKIPPED_BROWSER_TESTS] = (len(skipped), reason)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    count, reason = config.stash.get(_SKIPPED_BROWSER_TESTS, (0, ""))
+    if count:
+        terminalreporter.write_line(f"{count} browser tests skipped: {reason}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-        pytest.skip("SKIP_BROWSER_TESTS=1")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package, or set SKIP_BROWSER_TESTS=1.")
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.fail(
+            f"No Chromium: CHROMIUM_PATH={os.environ.get('CHROMIUM_PATH', '')!r}, and none of "
+            f"{', '.join(CHROMIUM_NAMES)} is on PATH. Install Debian's chromium package or set CHROMIUM_PATH."
+        )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop in this thread, so Django would refuse every query as
     # "from an async context". The loop sits idle while test code runs: there is nothing to block.
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

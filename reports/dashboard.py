@@ -1,6 +1,7 @@
 """The operators' dashboard: server-rendered pages over the same selectors as the report API."""
 
 from datetime import date, timedelta
+from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -15,8 +16,27 @@ from events.models import Event
 from reports import behaviour, selectors
 from reports.charts import line_chart
 from reports.params import WindowError, report_window
+from reports.views import IsSecretKeyOrStaff
 
 BREAKDOWNS = [("device", "Devices"), ("browser", "Browsers"), ("country", "Countries")]
+
+
+def operator_required(view):
+    """Staff only (anyone else is sent to log in), holding the permission the report API asks of staff.
+
+    The pages show the same events as the reports, so a staff member the admin would not let list
+    events sees a 403 here too, not the figures.
+    """
+    permission = IsSecretKeyOrStaff.staff_permission
+
+    @staff_member_required
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if not request.user.has_perm(permission):
+            return render(request, "dashboard/forbidden.html", {"permission": permission}, status=403)
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 def _visible_app(request, app_id):
@@ -31,7 +51,7 @@ def _date_param(request, name: str) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-@staff_member_required
+@operator_required
 def app_list(request):
     apps = list(apps_visible_to(user=request.user).order_by("name"))
     now = timezone.now()
@@ -52,7 +72,7 @@ def app_list(request):
     return render(request, "dashboard/app_list.html", {"rows": rows})
 
 
-@staff_member_required
+@operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
     tz = ZoneInfo(app.timezone)
@@ -132,7 +152,7 @@ def _retention_section(request, app, window) -> dict:
 
 
 @xframe_options_sameorigin  # framed by the app page; X_FRAME_OPTIONS=DENY would blank it
-@staff_member_required
+@operator_required
 def app_live(request, app_id):
     """A small page the app page embeds in an iframe; it reloads itself every 5 seconds, no script needed."""
     app = _visible_app(request, app_id)

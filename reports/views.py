@@ -61,14 +61,29 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
 
 
 class IsSecretKeyOrStaff(BasePermission):
+    """A secret key, or a staff session holding the admin's own permission to read events.
+
+    Reports and the export are the events themselves (the export carries IP addresses and user agents), so
+    a staff session needs what the admin asks before it lists them: `events.view_event`. The dashboard
+    applies the same rule (reports/dashboard.py).
+    """
+
     message = "Reports need a secret (sk_) key or a staff session; publishable (pk_) keys can only send events."
     code = "secret_key_required"
+    staff_permission = "events.view_event"
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey):
             return request.auth.is_secret
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            return False
+        if not user.has_perm(self.staff_permission):
+            raise exceptions.PermissionDenied(
+                f"Reading reports needs the {self.staff_permission} permission; ask an administrator.",
+                code="permission_required",
+            )
+        return True
 
 
 class ReportKeyRateThrottle(ReportRateThrottle):

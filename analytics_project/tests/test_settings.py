@@ -1,9 +1,11 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from analytics_project.env import is_rate
 
@@ -29,6 +31,46 @@ def test_check_deploy_is_clean_with_production_variables():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def compose_web_environment(**provided) -> dict[str, str]:
+    """The web service's environment in docker-compose.yml, interpolated as Compose does with ``provided``."""
+
+    def interpolate(match: re.Match) -> str:
+        name, operator, fallback = match.group(1), match.group(2), match.group(3)
+        value = provided.get(name)
+        if operator == ":?" and not value:
+            raise AssertionError(f"docker-compose.yml requires {name}")
+        return value if value else (fallback if operator == ":-" else "")
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return {
+        name: re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", interpolate, str(value))
+        for name, value in services["web"]["environment"].items()
+    }
+
+
+def test_check_deploy_is_clean_with_the_docker_compose_defaults():
+    """The README's `docker compose up` with only SECRET_KEY set: nothing for `check --deploy` to flag."""
+    env = compose_web_environment(SECRET_KEY=PRODUCTION["SECRET_KEY"])
+    assert env["DEBUG"] == "false" and env["REDIS_URL"]
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "True"),
+        ({"DEBUG": "false", "SECRET_KEY": PRODUCTION["SECRET_KEY"]}, "False"),
+        ({"DEBUG": "false", "SECRET_KEY": PRODUCTION["SECRET_KEY"], "REGISTRATION_OPEN": "true"}, "True"),
+    ],
+)
+def test_registration_is_open_by_default_only_on_a_development_server(env, expected):
+    result = manage("shell", "-c", "from django.conf import settings; print(settings.REGISTRATION_OPEN)", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
 
 
 def test_check_deploy_warns_that_limits_are_per_process_without_redis():

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 COLLECT = "/api/analytics/collect"
 REPORTS = "/api/analytics/"
@@ -60,9 +61,21 @@ def report(client_for):
     return get
 
 
+def view_event() -> Permission:
+    """What staff need, besides an app granted to them, to read its reports and dashboard."""
+    return Permission.objects.get(content_type__app_label="events", codename="view_event")
+
+
+def may_read_events(user):
+    user.user_permissions.add(view_event())
+    return user
+
+
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("operator", "operator@example.com", "pw", is_staff=True)
+    return may_read_events(
+        get_user_model().objects.create_user("operator", "operator@example.com", "pw", is_staff=True)
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 
 from apikeys import services
-from reports.tests.conftest import CHROME_WINDOWS, FIREFOX_MAC, REPORTS, event
+from reports.tests.conftest import CHROME_WINDOWS, FIREFOX_MAC, REPORTS, event, view_event
 
 ENDPOINTS = [
     "event-summary",
@@ -105,6 +106,30 @@ def test_a_staff_session_reads_only_the_apps_granted_to_it(staff_client, staff_u
     registered.app.operators.add(staff_user)
     assert staff_client.get(_url("daily-stats", appId=registered.app.id)).status_code == 200
     assert staff_client.get(_url("daily-stats", appId=other_app.app.id)).status_code == 404
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_staff_without_the_view_event_permission_are_refused_every_report(
+    endpoint, api_client, django_user_model, registered
+):
+    """Granted the app but not `events.view_event`: the admin would not list these events, nor may the API."""
+    clerk = django_user_model.objects.create_user("key-clerk", "clerk@example.com", "pw", is_staff=True)
+    registered.app.operators.add(clerk)
+    api_client.force_login(clerk)
+    response = api_client.get(_url(endpoint, appId=registered.app.id))
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_required"
+    assert "events.view_event" in response.json()["detail"]
+
+
+def test_the_view_event_permission_may_come_from_a_group(api_client, django_user_model, registered):
+    analysts = Group.objects.create(name="analysts")
+    analysts.permissions.add(view_event())
+    user = django_user_model.objects.create_user("grouped", "g@example.com", "pw", is_staff=True)
+    user.groups.add(analysts)
+    registered.app.operators.add(user)
+    api_client.force_login(user)
+    assert api_client.get(_url("event-summary", appId=registered.app.id)).status_code == 200
 
 
 def test_a_staff_session_must_name_the_app(staff_client):

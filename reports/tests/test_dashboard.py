@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from events.services import RequestFacts, events_ingest
+from reports.tests.conftest import may_read_events
 
 
 def ingest(registered, events):
@@ -17,18 +18,30 @@ def ingest(registered, events):
 
 @pytest.fixture
 def staff(db, registered):
-    user = User.objects.create_user("analyst", password="pw-for-tests-only", is_staff=True)
+    user = may_read_events(User.objects.create_user("analyst", password="pw-for-tests-only", is_staff=True))
     registered.app.operators.add(user)
     return user
 
 
 def test_a_visitor_who_is_not_staff_is_sent_to_log_in(client, db, registered):
-    User.objects.create_user("customer", password="pw-for-tests-only")
-    client.login(username="customer", password="pw-for-tests-only")
+    client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
     for path in ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/"]:
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_who_may_not_view_events_get_a_403_on_every_page(client, db, registered):
+    user = User.objects.create_user("key-clerk", password="pw-for-tests-only", is_staff=True)
+    registered.app.operators.add(user)
+    client.force_login(user)
+    paths = ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/", f"/dashboard/apps/{registered.app.pk}/live"]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "events.view_event" in response.content.decode()
+    may_read_events(user)
+    assert [client.get(path).status_code for path in paths] == [200, 200, 200]
 
 
 def test_the_app_list_shows_24_hour_and_7_day_counts_of_granted_apps_only(client, staff, registered, other_app):

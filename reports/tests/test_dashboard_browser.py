@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apikeys.services import app_register
 from events.services import RequestFacts, events_ingest
+from reports.tests.conftest import may_read_events
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-browser-tests"
@@ -63,7 +64,7 @@ def log_in(page, server, path: str, username: str):
 
 
 def test_a_staff_user_logs_in_and_reads_the_apis_figures_off_the_dashboard(offline_page, server, seeded_app, client):
-    staff = User.objects.create_user("analyst", password=PASSWORD, is_staff=True)
+    staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
     seeded_app.app.operators.add(staff)
     log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
     offline_page.wait_for_selector("[data-testid=total-events]")
