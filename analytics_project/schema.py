@@ -2,10 +2,11 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer, is_serializer
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
-from analytics_project.serializers import ErrorSerializer
+from analytics_project.serializers import ErrorSerializer, StrictSerializer
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -54,6 +55,10 @@ _ERRORS = {
         "Request body too large (`payload_too_large`).",
         {"code": "payload_too_large", "detail": "The request body is too large."},
     ),
+    "415": (
+        "A body in a media type other than JSON (`unsupported_media_type`).",
+        {"code": "unsupported_media_type", "detail": 'Unsupported media type "text/xml" in request.'},
+    ),
     "429": (
         "Rate limited (`rate_limited`); wait the whole seconds in `Retry-After`.",
         {"code": "rate_limited", "detail": "Request was throttled. Expected available in 30 seconds."},
@@ -67,6 +72,29 @@ _ERRORS = {
 
 class ErrorDocumentingAutoSchema(AutoSchema):
     """Adds the SPEC §6 error responses an operation can actually produce, from how its view is built."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # drf-spectacular takes every `list` action for an array, but most of ours (the reports, the
+        # current key, /health) answer one object: a response is an array only when its serializer says
+        # many=True. Without a serializer it asks the view, so operation ids keep their `_list` names.
+        if serializer is not None and is_serializer(serializer):
+            return is_list_serializer(serializer)
+        return super()._is_list_view(serializer)
+
+    def _get_parameters(self) -> list[dict]:
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            # DRF reads an empty optional field of a query string (`?tz=`) as one not given, which is
+            # what OpenAPI 3.0's allowEmptyValue says.
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False  # StrictSerializer refuses fields it does not know
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -82,6 +110,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         view = self.view
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "413"]
+            if self.get_request_serializer() is not None:
+                codes.append("415")
         if getattr(view, "authentication_classes", None):
             codes += ["401", "403"]
             if self.method == "GET":

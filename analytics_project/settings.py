@@ -191,6 +191,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["analytics_project.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["analytics_project.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "analytics_project.schema.ErrorDocumentingAutoSchema",
+    "DEFAULT_METADATA_CLASS": "analytics_project.metadata.ViewOnlyMetadata",
     "EXCEPTION_HANDLER": "analytics_project.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -138,7 +138,7 @@ class CurrentKeyViewSet(viewsets.GenericViewSet):
     list=extend_schema(
         summary="List the app's keys",
         responses={200: ApiKeyOutput(many=True)},
-        examples=[_example("Keys", [KEY_EXAMPLE])],
+        examples=[_example("Keys", KEY_EXAMPLE)],  # drf-spectacular lists a many=True example
     ),
     retrieve=extend_schema(
         summary="One key's metadata", responses={200: ApiKeyOutput}, examples=[_example("Key", KEY_EXAMPLE)]
@@ -247,6 +247,7 @@ class ApiKeyViewSet(viewsets.GenericViewSet):
 )
 class RevokeViewSet(viewsets.GenericViewSet):
     throttle_classes = [KeyManagementRateThrottle]
+    may_not_find = True  # a key of another app, or none: documented 404
 
     def create(self, request):
         data = _validated(RevokeInput, request.data)

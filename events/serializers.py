@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from analytics_project.serializers import ErrorSerializer
+
 
 class RejectionOutput(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the event in the batch (0 for a single event).")
@@ -14,10 +16,13 @@ class IngestOutput(serializers.Serializer):
     warnings = RejectionOutput(many=True, help_text="Accepted events with something ignored, e.g. unknown fields.")
 
 
-class NoValidEventsOutput(serializers.Serializer):
-    code = serializers.CharField(default="no_valid_events")
-    detail = serializers.CharField()
-    rejected = RejectionOutput(many=True)
+class CollectErrorOutput(ErrorSerializer):
+    """One object rather than a oneOf of two: a `no_valid_events` body is also a valid error body, so it
+    would match both alternatives, which oneOf forbids."""
+
+    rejected = RejectionOutput(
+        many=True, required=False, help_text="With `no_valid_events` only: why each event was refused."
+    )
 
 
 class EventInput(serializers.Serializer):

@@ -26,9 +26,9 @@ from events.http import body_size, json_body
 from events.models import EventSource
 from events.serializers import (
     BatchInput,
+    CollectErrorOutput,
     EventInput,
     IngestOutput,
-    NoValidEventsOutput,
     SegmentError,
     SegmentSuccess,
 )
@@ -101,6 +101,10 @@ def _key_in_body(field: str, read_body=json_body):
     return api_key_from_body
 
 
+def _example(name: str, value, status: str = "400") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[status])
+
+
 class CollectViewSet(viewsets.ViewSet):
     permission_classes = [HasApiKey]
     throttle_classes = [IngestRateThrottle]
@@ -115,7 +119,29 @@ class CollectViewSet(viewsets.ViewSet):
         request=PolymorphicProxySerializer("CollectBody", [EventInput, BatchInput], resource_type_field_name=None),
         responses={
             201: IngestOutput,
-            400: OpenApiResponse(NoValidEventsOutput, description="No valid event, or a malformed body."),
+            400: OpenApiResponse(
+                CollectErrorOutput,
+                description="No valid event (`no_valid_events`, with `rejected`), or a malformed body "
+                "(`validation_error` with `fields`, `malformed_json`, `key_in_query_string`).",
+                examples=[
+                    _example(
+                        "no_valid_events",
+                        {
+                            "code": "no_valid_events",
+                            "detail": "No event in the request is valid; see `rejected`.",
+                            "rejected": [{"index": 0, "code": "missing_event", "detail": "`event` is required."}],
+                        },
+                    ),
+                    _example(
+                        "validation_error",
+                        {
+                            "code": "validation_error",
+                            "detail": "The request has invalid fields.",
+                            "fields": {"events": ["Must be a non-empty list of event objects."]},
+                        },
+                    ),
+                ],
+            ),
         },
         examples=[
             OpenApiExample(
@@ -163,42 +189,56 @@ def segment_exception_handler(exc, context):
     return response
 
 
-_SEGMENT_SCHEMA = {
-    "request": {"application/json": {"type": "object", "additionalProperties": True}},
-    "examples": [
-        OpenApiExample(
-            "Track",
-            value={
-                "type": "track",
-                "event": "Order Completed",
-                "userId": "u_42",
-                "messageId": "ajs-next-1b2c3d",
-                "timestamp": "2026-01-06T08:12:44Z",
-                "properties": {"revenue": 42.5},
-                "context": {"page": {"url": "https://shop.example/checkout"}},
-            },
-            request_only=True,
-        ),
-        OpenApiExample("Success", value={"success": True}, response_only=True, status_codes=["200"]),
-        *(
-            OpenApiExample(code, value={"code": code, "message": message}, response_only=True, status_codes=[status])
-            for status, code, message in (
-                ("400", "invalid_request", "message 0: `event` is required."),
-                ("401", "invalid_api_key", "The API key is not valid."),
-                ("403", "origin_not_allowed", "This origin is not in the app's allowed domains."),
-                ("413", "payload_too_large", "The request body may be at most 1048576 bytes."),
-                ("429", "rate_limited", "Request was throttled. Expected available in 30 seconds."),
-                ("503", "database_unavailable", "The database is unavailable; try again shortly."),
-            )
-        ),
-    ],
-    # Every error in Segment's own {code, message} shape (segment_exception_handler), not the native one.
-    "responses": {
-        200: SegmentSuccess,
-        **dict.fromkeys((400, 401, 403, 413, 429, 503), SegmentError),
-    },
-    "tags": ["segment"],
+_TRACK = {
+    "type": "track",
+    "event": "Order Completed",
+    "userId": "u_42",
+    "messageId": "ajs-next-1b2c3d",
+    "timestamp": "2026-01-06T08:12:44Z",
+    "properties": {"revenue": 42.5},
+    "context": {"page": {"url": "https://shop.example/checkout"}},
 }
+_SEGMENT_ERRORS = (
+    ("400", "invalid_request", "message 0: `event` is required."),
+    ("401", "invalid_api_key", "The API key is not valid."),
+    ("403", "origin_not_allowed", "This origin is not in the app's allowed domains."),
+    ("413", "payload_too_large", "The request body may be at most 1048576 bytes."),
+    ("415", "unsupported_media_type", 'Unsupported media type "text/xml" in request.'),
+    ("429", "rate_limited", "Request was throttled. Expected available in 30 seconds."),
+    ("503", "database_unavailable", "The database is unavailable; try again shortly."),
+)
+
+
+# Segment's messages carry fields of their own, and unknown ones are ignored, not refused.
+_MESSAGE = {"type": "object", "additionalProperties": True}
+_BATCH = {
+    "type": "object",
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE, "minItems": 1, "maxItems": settings.INGEST_MAX_BATCH},
+        "context": {**_MESSAGE, "description": "Merged into each message."},
+        "sentAt": {"type": "string", "description": "Client send time; corrects clock skew."},
+        "writeKey": {"type": "string", "description": "The write key, when not in the Authorization header."},
+    },
+    "required": ["batch"],
+    "additionalProperties": True,
+}
+
+
+def _segment_schema(body: dict, request_example: OpenApiExample) -> dict:
+    return {
+        "request": {"application/json": body},
+        "examples": [
+            request_example,
+            _example("Success", {"success": True}, "200"),
+            *(_example(code, {"code": code, "message": message}, status) for status, code, message in _SEGMENT_ERRORS),
+        ],
+        # Every error in Segment's own {code, message} shape (segment_exception_handler), not the native one.
+        "responses": {
+            200: SegmentSuccess,
+            **dict.fromkeys((int(status) for status, _, _ in _SEGMENT_ERRORS), SegmentError),
+        },
+        "tags": ["segment"],
+    }
 
 
 class SegmentViewSet(viewsets.ViewSet):
@@ -233,7 +273,14 @@ class SegmentViewSet(viewsets.ViewSet):
         description="The Segment HTTP Tracking API, so Segment's and RudderStack's SDKs can point here. "
         "Write key as the Basic-auth user name, `writeKey` in the body, or `X-API-Key`. `messageId` is the "
         "idempotency key; batch `context` is merged into each message. gzip bodies accepted.",
-        **_SEGMENT_SCHEMA,
+        **_segment_schema(
+            _BATCH,
+            OpenApiExample(
+                "Batch",
+                value={"batch": [_TRACK, {"type": "identify", "userId": "u_42", "traits": {"plan": "pro"}}]},
+                request_only=True,
+            ),
+        ),
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):
@@ -256,7 +303,7 @@ class SegmentViewSet(viewsets.ViewSet):
         description="One Segment message of the type in the path. "
         + "Authentication, idempotency and errors as for `/v1/batch`.",
         parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(segment.MESSAGE_TYPES))],
-        **_SEGMENT_SCHEMA,
+        **_segment_schema(_MESSAGE, OpenApiExample("Track", value=_TRACK, request_only=True)),
     )
     @action(detail=False, methods=["post"], url_path=f"(?P<kind>{'|'.join(segment.MESSAGE_TYPES)})")
     def single(self, request, kind: str):

@@ -244,15 +244,7 @@ class DailyStatsViewSet(ReportViewSet):
         parameters=[ReportQuery],
         responses={200: DayStatOutput(many=True)},
         examples=[
-            OpenApiExample(
-                "Three days",
-                value=[
-                    {"date": "2024-05-29", "count": 130, "uniqueUsers": 41},
-                    {"date": "2024-05-30", "count": 0, "uniqueUsers": 0},
-                    {"date": "2024-05-31", "count": 98, "uniqueUsers": 37},
-                ],
-                response_only=True,
-            )
+            OpenApiExample("A day", value={"date": "2024-05-29", "count": 130, "uniqueUsers": 41}, response_only=True)
         ],
     )
     def list(self, request):
@@ -304,10 +296,8 @@ class TimeseriesViewSet(ReportViewSet):
         )
 
 
-_RANKED_EXAMPLE = [
-    {"value": "/pricing", "count": 420, "uniqueUsers": 160},
-    {"value": "/docs/start", "count": 300, "uniqueUsers": 122},
-]
+# The example of a many=True response is one item: drf-spectacular lists it.
+_RANKED_EXAMPLE = {"value": "/pricing", "count": 420, "uniqueUsers": 160}
 
 
 class TopPagesViewSet(ReportViewSet):
@@ -351,7 +341,7 @@ class TopReferrersViewSet(ReportViewSet):
         examples=[
             OpenApiExample(
                 "Referrers",
-                value=[{"value": "www.google.com", "count": 380, "uniqueUsers": 201}],
+                value={"value": "www.google.com", "count": 380, "uniqueUsers": 201},
                 response_only=True,
             )
         ],

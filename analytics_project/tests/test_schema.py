@@ -95,3 +95,73 @@ def test_segment_endpoints_document_every_error_in_segments_shape(db):
             if status.startswith(("4", "5")) and status != "404":
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/SegmentError"}, (path, status)
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _documented(schema: dict, method: str, path: str, status: str) -> dict:
+    return schema["paths"][path][method]["responses"][status]["content"]["application/json"]
+
+
+_REQUIRED_PARAMS = {"/api/analytics/user-stats": {"userId": "u_1"}, "/api/analytics/breakdown": {"by": "browser"}}
+
+
+def test_every_parameterless_get_is_documented_as_the_shape_it_answers(db, secret_client):
+    schema = _schema()
+    secret_client.post("/api/analytics/collect", {"event": "signup", "userId": "u_1"}, format="json")
+    for path, operations in schema["paths"].items():
+        if "get" not in operations or "{" in path or path.endswith("/export"):  # export answers CSV text
+            continue
+        response = secret_client.get(path, _REQUIRED_PARAMS.get(path, {}))
+        assert response.status_code == 200, (path, response.content)
+        documented = _documented(schema, "get", path, "200")["schema"]
+        assert (documented.get("type") == "array") == isinstance(response.json(), list), path
+
+
+def test_every_success_example_has_the_shape_of_its_schema(db):
+    schema = _schema()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                body = (response.get("content") or {}).get("application/json")
+                if not status.startswith("2") or not body:
+                    continue
+                documented = _resolve(schema, body["schema"])
+                for name, example in body["examples"].items():
+                    value, where = example["value"], f"{method.upper()} {path} {name}"
+                    if documented.get("type") == "array":
+                        assert isinstance(value, list) and all(isinstance(item, dict) for item in value), where
+                    else:
+                        assert isinstance(value, dict), where
+
+
+def test_segment_batch_is_documented_and_exemplified_as_a_batch(db):
+    body = _schema()["paths"]["/v1/batch"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["batch"]
+    (example,) = body["examples"].values()
+    assert isinstance(example["value"]["batch"], list) and example["value"]["batch"]
+
+
+def test_revoke_documents_its_404_and_answers_it(db, secret_client):
+    schema = _schema()
+    assert "404" in schema["paths"]["/api/auth/revoke"]["post"]["responses"]
+    response = secret_client.post("/api/auth/revoke", {"keyId": "5b0f7c1e-2a4d-4e8b-9c3f-0d1e2f3a4b5c"}, format="json")
+    assert response.status_code == 404
+
+
+def test_collect_documents_both_of_its_400_bodies(db, secret_client):
+    schema = _schema()
+    documented = _documented(schema, "post", "/api/analytics/collect", "400")
+    shape = _resolve(schema, documented["schema"])
+    assert {example["value"]["code"] for example in documented["examples"].values()} == {
+        "no_valid_events",
+        "validation_error",
+    }
+    for body, code in [({"events": []}, "validation_error"), ({"userId": "u_1"}, "no_valid_events")]:
+        answer = secret_client.post("/api/analytics/collect", body, format="json").json()
+        assert answer["code"] == code
+        assert set(shape["required"]) <= set(answer) <= set(shape["properties"]), answer
