@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from analytics_project.env import env_bool, env_int, env_list, env_rate, env_str
+from analytics_project.env import env_bool, env_choice, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -234,6 +234,17 @@ REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")
 AUTH_FAILURE_RATE = env_rate("AUTH_FAILURE_RATE", "60/m")
 INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Buffered ingestion (events/buffer.py, README "Buffered ingestion"): the API queues validated rows in
+# a Redis Stream and answers 202; `manage.py ingest_worker` stores them in batches.
+INGEST_MODE = env_choice("INGEST_MODE", "direct", ("direct", "buffered"))
+if INGEST_MODE == "buffered" and not (REDIS_URL and DATABASE_URL):
+    raise ImproperlyConfigured("INGEST_MODE=buffered needs REDIS_URL (the queue) and DATABASE_URL (PostgreSQL).")
+INGEST_FLUSH_ROWS = env_int("INGEST_FLUSH_ROWS", 5000, minimum=1)  # rows a worker stores in one transaction
+INGEST_FLUSH_MS = env_int("INGEST_FLUSH_MS", 200, minimum=1)  # longest a worker waits to fill a flush
+INGEST_BUFFER_MAX = env_int("INGEST_BUFFER_MAX", 1_000_000, minimum=1)  # queued requests before 503
+INGEST_CLAIM_IDLE_MS = env_int("INGEST_CLAIM_IDLE_MS", 60_000, minimum=1)  # a dead worker's entries, taken over
+INGEST_MAX_DELIVERIES = env_int("INGEST_MAX_DELIVERIES", 5, minimum=1)  # then an entry is a dead letter
+INGEST_LAG_DEGRADED_SECONDS = env_int("INGEST_LAG_DEGRADED_SECONDS", 30, minimum=1)  # /health degrades past it
 # Every other JSON body (registration, key management, funnels): the largest valid one, a register with
 # 100 domains of 253 characters, is about 26 KiB.
 JSON_MAX_BODY_BYTES = env_int("JSON_MAX_BODY_BYTES", 64 * 1024, minimum=1024)

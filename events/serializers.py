@@ -16,6 +16,15 @@ class IngestOutput(serializers.Serializer):
     warnings = RejectionOutput(many=True, help_text="Accepted events with something ignored, e.g. unknown fields.")
 
 
+class QueuedOutput(serializers.Serializer):
+    queued = serializers.IntegerField(
+        help_text="Events queued for storage (INGEST_MODE=buffered). Duplicates of stored eventIds are only "
+        "known when a worker stores them: they are skipped then, and never counted twice."
+    )
+    rejected = RejectionOutput(many=True)
+    warnings = RejectionOutput(many=True, help_text="Queued events with something ignored, e.g. unknown fields.")
+
+
 class CollectErrorOutput(ErrorSerializer):
     """One object rather than a oneOf of two: a `no_valid_events` body is also a valid error body, so it
     would match both alternatives, which oneOf forbids."""

@@ -5,18 +5,17 @@ events_ingest. Duplicates are skipped by the unique (app, event_id) constraint, 
 so retries and concurrent replays can never double-count.
 """
 
-import json
 import logging
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from redis.exceptions import RedisError
 
-from analytics_project.errors import is_database_outage
+from analytics_project.errors import ServiceUnavailable
 from apikeys.models import ApiKey
+from events import buffer, metrics, store
 from events.enrichment import (
     anonymize_ip,
     anonymous_distinct_id,
@@ -31,54 +30,7 @@ from reports.cache import app_generation_bump
 
 logger = logging.getLogger(__name__)
 
-INSERT_CHUNK = 500  # rows per SQLite INSERT: 500 x 29 parameters stays under its bound-parameter limit
 _KNOWN_DEVICES = {choice.value for choice in DeviceType}
-_COLUMNS = (
-    "app_id",
-    "event_id",
-    "name",
-    "distinct_id",
-    "user_id",
-    "anonymous_id",
-    "session_id",
-    "timestamp",
-    "received_at",
-    "url",
-    "host",
-    "path",
-    "referrer",
-    "referrer_host",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "device_type",
-    "browser",
-    "os",
-    "country",
-    "screen",
-    "locale",
-    "ip",
-    "user_agent",
-    "source",
-    "metadata",  # last: the PostgreSQL path splices its JSON text onto the end of each row's document
-)
-_TABLE = Event._meta.db_table
-_COLUMN_LIST = ", ".join(f'"{column}"' for column in _COLUMNS)
-_POSTGRESQL_INSERT = (
-    f'INSERT INTO "{_TABLE}" ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} '  # noqa: S608  (fixed identifiers)
-    f'FROM json_populate_recordset(NULL::"{_TABLE}", %s::json) '
-    "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1"
-)
-_VALUES_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-# The text columns of the widest index entry, event_app_time_report's key and INCLUDE list. PostgreSQL
-# refuses a B-tree entry over 2704 bytes; the app id, timestamp and entry headers take about 100.
-_INDEXED_TEXT = tuple(
-    _COLUMNS.index(column)
-    for column in ("name", "distinct_id", "device_type", "browser", "os", "referrer_host", "path")
-)
-MAX_INDEXED_TEXT_BYTES = 2600
 
 
 @dataclass(frozen=True)
@@ -106,24 +58,29 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[Rejection] = field(default_factory=list)
+    queued: int | None = None  # buffered: rows queued for the worker, whose duplicates it alone can know
 
     @property
     def valid(self) -> int:
-        return self.accepted + self.duplicates
+        return self.accepted + self.duplicates + (self.queued or 0)
 
     def as_response(self) -> dict:
-        """The response body (events.serializers.IngestOutput documents it). Built directly: on the
-        single-event path a DRF serializer instance cost about a tenth of the request."""
+        """The response body (events.serializers.IngestOutput and QueuedOutput document it). Built
+        directly: on the single-event path a DRF serializer instance cost about a tenth of the request."""
+        stored = {"accepted": self.accepted, "duplicates": self.duplicates} if self.queued is None else {}
         return {
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
+            **({"queued": self.queued} if self.queued is not None else stored),
             "rejected": [vars(rejection) for rejection in self.rejected],
             "warnings": [vars(warning) for warning in self.warnings],
         }
 
 
 def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool = True) -> IngestResult:
-    """Store the valid events of a batch; name the invalid ones by index. Never raises for bad events."""
+    """Store (or, buffered, queue) the valid events of a batch; name the invalid ones by index.
+
+    Never raises for bad events. Buffered, it raises ServiceUnavailable when the queue is full, and
+    stores directly when Redis cannot be reached.
+    """
     result = IngestResult()
     rows, indexes, seen = [], [], set()
     for index, raw in enumerate(raw_events):
@@ -140,35 +97,52 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
             result.duplicates += 1
             continue
         row = _row(clean, event_id, facts)
-        if _indexed_text_bytes(row) > MAX_INDEXED_TEXT_BYTES:
+        if not store.fits_report_index(row):
             result.rejected.append(Rejection(index, "event_too_large", _INDEX_TOO_LARGE))
             continue
         seen.add(event_id)
         rows.append(row)
         indexes.append(index)
+    app_id = facts.api_key.app_id
+    if rows and settings.INGEST_MODE == "buffered" and _queue(app_id, rows, result.rejected):
+        result.queued = len(rows)
+        return result
     if rows:
-        inserted, unstorable = _insert_storable(rows)
+        inserted, unstorable = store.insert_storable(rows)
         result.rejected += [Rejection(indexes[position], "unstorable_event", _UNSTORABLE) for position in unstorable]
         result.rejected.sort(key=lambda rejection: rejection.index)
         result.accepted = inserted
         result.duplicates += len(rows) - len(unstorable) - inserted
-        if inserted:
-            app_generation_bump(facts.api_key.app_id)
+    metrics.record_stored(app_id, stored=result.accepted, duplicates=result.duplicates, rejected=result.rejected)
     return result
 
 
+def _queue(app_id, rows: list[tuple], rejected: list[Rejection]) -> bool:
+    """Append the rows to the ingestion buffer in one round trip; False when Redis cannot be reached, for
+    the caller to store them itself: an outage of the queue must not lose or refuse a browser's beacon."""
+    documents = "[" + ",".join(store.row_document(row) for row in rows) + "]"
+    counters = {"queued": len(rows), **metrics.rejection_counters(rejected), **metrics.take_fallbacks()}
+    try:
+        buffer.buffer_append(
+            buffer.web_client(), app_id=app_id, rows_json=documents, count=len(rows), counters=counters
+        )
+    except buffer.BufferFull:
+        raise ServiceUnavailable("The ingestion queue is full; try again shortly.", code="buffer_full") from None
+    except RedisError as exc:
+        logger.warning(
+            "ingestion queue unreachable (%s): storing %d events directly", exc.__class__.__name__, len(rows)
+        )
+        metrics.return_fallbacks(counters)
+        metrics.count_fallback()
+        return False
+    return True
+
+
 _INDEX_TOO_LARGE = (
-    f"The event name, user id, URL path, referrer host, browser and OS together exceed {MAX_INDEXED_TEXT_BYTES} "
+    f"The event name, user id, URL path, referrer host, browser and OS together exceed {store.MAX_INDEXED_TEXT_BYTES} "
     "bytes of UTF-8, more than the report index can hold; send a shorter URL."
 )
 _UNSTORABLE = "The database refused this event, so it was not stored; the rest of the request was."
-
-
-def _indexed_text_bytes(row: tuple) -> int:
-    characters = sum(len(row[position]) for position in _INDEXED_TEXT)
-    if characters * 4 <= MAX_INDEXED_TEXT_BYTES:  # UTF-8 spends at most 4 bytes a character
-        return characters
-    return sum(len(row[position].encode()) for position in _INDEXED_TEXT)
 
 
 def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
@@ -219,107 +193,6 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
         facts.source,
         clean.metadata_json,
     )
-
-
-def _sqlite_adapters() -> dict:
-    """SQLite stores UUIDs and datetimes as text in Django's own formats; the model fields know them."""
-    fields = {f.column: f for f in Event._meta.concrete_fields}
-    return {
-        position: fields[column].get_db_prep_save
-        for position, column in enumerate(_COLUMNS)
-        if fields[column].get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey")
-    }
-
-
-def _insert_storable(rows: list[tuple]) -> tuple[int, list[int]]:
-    """Insert, and when the database refuses the batch for its data rather than an outage, insert the
-    rows one by one so only those it refuses are lost. Returns (rows inserted, positions refused).
-
-    Validation should leave nothing for the database to refuse; this keeps one unforeseen value from
-    failing, or with a retrying SDK blocking forever, every other event sent with it.
-    """
-    try:
-        with _own_statement():
-            return _insert_ignoring_duplicates(rows), []
-    except DatabaseError as exc:
-        if is_database_outage(exc):
-            raise
-        logger.warning("a batch of %d events was refused (%s); storing them one by one", len(rows), _sqlstate(exc))
-    inserted, refused = 0, []
-    for position, row in enumerate(rows):
-        try:
-            with _own_statement():
-                inserted += _insert_ignoring_duplicates([row])
-        except DatabaseError as exc:
-            if is_database_outage(exc):
-                raise
-            logger.warning("an event was refused by the database (%s)", _sqlstate(exc))
-            refused.append(position)
-    return inserted, refused
-
-
-def _own_statement():
-    """A failed statement must not abort a transaction the caller holds: a savepoint inside one. In
-    autocommit, the usual request, a failed statement undoes only itself and needs no savepoint."""
-    return transaction.atomic() if connection.in_atomic_block else nullcontext()
-
-
-def _sqlstate(exc: DatabaseError) -> str:
-    return getattr(exc.__cause__, "sqlstate", None) or exc.__class__.__name__
-
-
-def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
-    """Insert, skipping rows whose (app, event_id) exists; returns how many were inserted."""
-    if connection.vendor != "postgresql":
-        return _insert_values(rows, adapters=_sqlite_adapters())
-    # One row, the usual browser and SDK request: a plain VALUES list costs the server less than
-    # unpacking a JSON document (279 against 325 µs a statement); from two rows on, JSON is cheaper.
-    if len(rows) == 1:
-        return _insert_values(rows)
-    return _insert_postgresql(rows)
-
-
-def _json_default(value) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)  # UUIDs and datetimes
-
-
-def _insert_postgresql(rows: list[tuple]) -> int:
-    """The batch travels as one JSON document that PostgreSQL turns into rows of the table's own type.
-
-    Measured on 500-row batches: a VALUES list with 14,500 parameters spent more time planning than
-    inserting, and one array per column spent ~19 ms in psycopg adapting values; JSON is built by the
-    C encoder and parsed by the server in a few milliseconds.
-    """
-    documents = []
-    for row in rows:
-        encoded = json.dumps(dict(zip(_COLUMNS[:-1], row[:-1], strict=True)), default=_json_default, ensure_ascii=False)
-        # metadata is already JSON text: splice it in rather than decode and encode it again.
-        documents.append(f'{encoded[:-1]},"metadata":{row[-1]}}}')
-    with connection.cursor() as cursor:
-        cursor.execute(_POSTGRESQL_INSERT, ["[" + ",".join(documents) + "]"])
-        return len(cursor.fetchall())
-
-
-def _insert_values(rows: list[tuple], adapters: dict | None = None) -> int:
-    adapters = adapters or {}
-    inserted = 0
-    # Chunks keep each statement under SQLite's bound-parameter limit; one transaction keeps the batch whole.
-    whole = transaction.atomic() if len(rows) > INSERT_CHUNK else nullcontext()
-    with whole, connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            params = []
-            for row in chunk:
-                for position, value in enumerate(row):
-                    adapter = adapters.get(position)
-                    params.append(adapter(value, connection) if adapter and value is not None else value)
-            cursor.execute(
-                f'INSERT INTO "{_TABLE}" ({_COLUMN_LIST}) VALUES {", ".join([_VALUES_ROW] * len(chunk))} '  # noqa: S608
-                "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1",
-                params,
-            )
-            inserted += len(cursor.fetchall())
-    return inserted
 
 
 def events_purge(*, before: datetime, app=None, batch_size: int = 10_000) -> int:

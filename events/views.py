@@ -29,6 +29,7 @@ from events.serializers import (
     CollectErrorOutput,
     EventInput,
     IngestOutput,
+    QueuedOutput,
     SegmentError,
     SegmentSuccess,
 )
@@ -118,7 +119,12 @@ class CollectViewSet(viewsets.ViewSet):
         "gzip accepted). Any key kind may send.",
         request=PolymorphicProxySerializer("CollectBody", [EventInput, BatchInput], resource_type_field_name=None),
         responses={
-            201: IngestOutput,
+            201: OpenApiResponse(IngestOutput, description="Stored (INGEST_MODE=direct, the default)."),
+            202: OpenApiResponse(
+                QueuedOutput,
+                description="Queued for the ingest workers to store (INGEST_MODE=buffered); visible in reports "
+                "within seconds. A full queue answers 503 `buffer_full` with `Retry-After`.",
+            ),
             400: OpenApiResponse(
                 CollectErrorOutput,
                 description="No valid event (`no_valid_events`, with `rejected`), or a malformed body "
@@ -174,7 +180,8 @@ class CollectViewSet(viewsets.ViewSet):
         if not result.valid:
             body = error_body("no_valid_events", "No event in the request is valid; see `rejected`.")
             return Response({**body, "rejected": output["rejected"]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(output, status=status.HTTP_201_CREATED)
+        queued = result.queued is not None
+        return Response(output, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED)
 
 
 def segment_exception_handler(exc, context):

@@ -31,18 +31,25 @@ def app_generation(app_id) -> int:
     return generation
 
 
+def generation_bump_commands(pipeline, app_id) -> None:
+    """Add an app's bump to a Redis pipeline, so a caller with more to send makes one round trip.
+
+    SET NX + INCR cost Redis a sixth of the Lua script django-redis's incr() runs (INFO commandstats:
+    1.1 against 6.5 µs a call), and every ingest request bumps.
+    """
+    counter = caches["default"].client.make_key(_generation_key(app_id))
+    pipeline.set(counter, time.time_ns(), nx=True)
+    pipeline.incr(counter)
+
+
 def app_generation_bump(app_id) -> None:
     """Called after new data for an app is committed. Fails open: a dead cache holds nothing stale."""
     key = _generation_key(app_id)
     store = caches["default"]
     try:
         if isinstance(store, RedisCache):
-            # Every ingest request bumps: SET NX + INCR in one round trip cost Redis a sixth of the Lua
-            # script django-redis's incr() runs (INFO commandstats: 1.1 against 6.5 µs a call).
-            counter = store.client.make_key(key)
             pipeline = store.client.get_client(write=True).pipeline(transaction=False)
-            pipeline.set(counter, time.time_ns(), nx=True)
-            pipeline.incr(counter)
+            generation_bump_commands(pipeline, app_id)
             pipeline.execute()
             return
         try:

@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from analytics_project.errors import is_database_outage
-from events import services
+from events import store
 from events.models import Event
 from events.tests.conftest import make_event
 
@@ -48,7 +48,7 @@ def test_the_index_budget_counts_bytes_not_characters(collect):
 def test_the_budget_check_is_what_stands_between_a_poison_event_and_the_database(collect, monkeypatch):
     """With the budget lifted, PostgreSQL itself refuses the entry: the batch is then stored row by row and
     only the refused event is rejected, with its index. SQLite has no such limit and stores all three."""
-    monkeypatch.setattr(services, "MAX_INDEXED_TEXT_BYTES", 10**6)
+    monkeypatch.setattr(store, "MAX_INDEXED_TEXT_BYTES", 10**6)
     response = collect(_batch_with_poison_in_the_middle())
     assert response.status_code == 201, response.content
     body = response.json()
@@ -60,7 +60,7 @@ def test_the_budget_check_is_what_stands_between_a_poison_event_and_the_database
 
 
 def test_a_lone_refused_event_is_a_400_naming_it_not_a_503(collect, monkeypatch):
-    monkeypatch.setattr(services, "MAX_INDEXED_TEXT_BYTES", 10**6)
+    monkeypatch.setattr(store, "MAX_INDEXED_TEXT_BYTES", 10**6)
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL limits an index entry's size")
     response = collect(make_event(url=POISON_URL))

@@ -1,0 +1,179 @@
+"""The event store's write path: one statement per batch, skipping (app, event_id) already stored.
+
+Shared by the request path (INGEST_MODE=direct) and the buffered ingestion worker. A row is a tuple in
+COLUMNS order; on PostgreSQL rows travel as JSON documents (``row_document``), which is also the form the
+ingestion buffer holds them in, so a worker hands them to the database as they came.
+"""
+
+import json
+import logging
+from contextlib import nullcontext
+from datetime import datetime
+
+from django.db import DatabaseError, connection, transaction
+
+from analytics_project.errors import is_database_outage
+from events.models import Event
+
+logger = logging.getLogger(__name__)
+
+INSERT_CHUNK = 500  # rows per SQLite INSERT: 500 x 29 parameters stays under its bound-parameter limit
+COLUMNS = (
+    "app_id",
+    "event_id",
+    "name",
+    "distinct_id",
+    "user_id",
+    "anonymous_id",
+    "session_id",
+    "timestamp",
+    "received_at",
+    "url",
+    "host",
+    "path",
+    "referrer",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "device_type",
+    "browser",
+    "os",
+    "country",
+    "screen",
+    "locale",
+    "ip",
+    "user_agent",
+    "source",
+    "metadata",  # last: the PostgreSQL path splices its JSON text onto the end of each row's document
+)
+_TABLE = Event._meta.db_table
+_COLUMN_LIST = ", ".join(f'"{column}"' for column in COLUMNS)
+_POSTGRESQL_INSERT = (
+    f'INSERT INTO "{_TABLE}" ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} '  # noqa: S608  (fixed identifiers)
+    f'FROM json_populate_recordset(NULL::"{_TABLE}", %s::json) '
+    "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1"
+)
+_VALUES_ROW = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+# The text columns of the widest index entry, event_app_time_report's key and INCLUDE list. PostgreSQL
+# refuses a B-tree entry over 2704 bytes; the app id, timestamp and entry headers take about 100.
+INDEXED_TEXT = tuple(
+    COLUMNS.index(column) for column in ("name", "distinct_id", "device_type", "browser", "os", "referrer_host", "path")
+)
+MAX_INDEXED_TEXT_BYTES = 2600
+
+
+def fits_report_index(row: tuple) -> bool:
+    characters = sum(len(row[position]) for position in INDEXED_TEXT)
+    if characters * 4 <= MAX_INDEXED_TEXT_BYTES:  # UTF-8 spends at most 4 bytes a character
+        return True
+    return sum(len(row[position].encode()) for position in INDEXED_TEXT) <= MAX_INDEXED_TEXT_BYTES
+
+
+def _sqlite_adapters() -> dict:
+    """SQLite stores UUIDs and datetimes as text in Django's own formats; the model fields know them."""
+    fields = {f.column: f for f in Event._meta.concrete_fields}
+    return {
+        position: fields[column].get_db_prep_save
+        for position, column in enumerate(COLUMNS)
+        if fields[column].get_internal_type() in ("UUIDField", "DateTimeField", "ForeignKey")
+    }
+
+
+def insert_storable(rows: list[tuple]) -> tuple[int, list[int]]:
+    """Insert, and when the database refuses the batch for its data rather than an outage, insert the
+    rows one by one so only those it refuses are lost. Returns (rows inserted, positions refused).
+
+    Validation should leave nothing for the database to refuse; this keeps one unforeseen value from
+    failing, or with a retrying SDK blocking forever, every other event sent with it.
+    """
+    try:
+        with _own_statement():
+            return _insert_ignoring_duplicates(rows), []
+    except DatabaseError as exc:
+        if is_database_outage(exc):
+            raise
+        logger.warning("a batch of %d events was refused (%s); storing them one by one", len(rows), _sqlstate(exc))
+    inserted, refused = 0, []
+    for position, row in enumerate(rows):
+        try:
+            with _own_statement():
+                inserted += _insert_ignoring_duplicates([row])
+        except DatabaseError as exc:
+            if is_database_outage(exc):
+                raise
+            logger.warning("an event was refused by the database (%s)", _sqlstate(exc))
+            refused.append(position)
+    return inserted, refused
+
+
+def _own_statement():
+    """A failed statement must not abort a transaction the caller holds: a savepoint inside one. In
+    autocommit, the usual request, a failed statement undoes only itself and needs no savepoint."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def _sqlstate(exc: DatabaseError) -> str:
+    return getattr(exc.__cause__, "sqlstate", None) or exc.__class__.__name__
+
+
+def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
+    """Insert, skipping rows whose (app, event_id) exists; returns how many were inserted."""
+    if connection.vendor != "postgresql":
+        return _insert_values(rows, adapters=_sqlite_adapters())
+    # One row, the usual browser and SDK request: a plain VALUES list costs the server less than
+    # unpacking a JSON document (279 against 325 µs a statement); from two rows on, JSON is cheaper.
+    if len(rows) == 1:
+        return _insert_values(rows)
+    return _insert_postgresql(rows)
+
+
+def _json_default(value) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)  # UUIDs and datetimes
+
+
+def row_document(row: tuple) -> str:
+    """A row as the JSON object PostgreSQL's json_populate_recordset reads as a row of the table."""
+    encoded = json.dumps(dict(zip(COLUMNS[:-1], row[:-1], strict=True)), default=_json_default, ensure_ascii=False)
+    # metadata is already JSON text: splice it in rather than decode and encode it again.
+    return f'{encoded[:-1]},"metadata":{row[-1]}}}'
+
+
+def insert_documents(documents_json: str) -> int:
+    """Insert a JSON array of row documents in one statement; returns how many were new.
+
+    Measured on 500-row batches: a VALUES list with 14,500 parameters spent more time planning than
+    inserting, and one array per column spent ~19 ms in psycopg adapting values; JSON is built by the
+    C encoder and parsed by the server in a few milliseconds.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_POSTGRESQL_INSERT, [documents_json])
+        return len(cursor.fetchall())
+
+
+def _insert_postgresql(rows: list[tuple]) -> int:
+    return insert_documents("[" + ",".join(row_document(row) for row in rows) + "]")
+
+
+def _insert_values(rows: list[tuple], adapters: dict | None = None) -> int:
+    adapters = adapters or {}
+    inserted = 0
+    # Chunks keep each statement under SQLite's bound-parameter limit; one transaction keeps the batch whole.
+    whole = transaction.atomic() if len(rows) > INSERT_CHUNK else nullcontext()
+    with whole, connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params = []
+            for row in chunk:
+                for position, value in enumerate(row):
+                    adapter = adapters.get(position)
+                    params.append(adapter(value, connection) if adapter and value is not None else value)
+            cursor.execute(
+                f'INSERT INTO "{_TABLE}" ({_COLUMN_LIST}) VALUES {", ".join([_VALUES_ROW] * len(chunk))} '  # noqa: S608
+                "ON CONFLICT (app_id, event_id) DO NOTHING RETURNING 1",
+                params,
+            )
+            inserted += len(cursor.fetchall())
+    return inserted

@@ -1,0 +1,174 @@
+"""The buffered-ingestion worker: Redis Stream -> the event store, in batches (`manage.py ingest_worker`).
+
+Delivery is at least once and the effect exactly once: entries leave the stream only after the rows
+they hold are committed, and the insert skips (app, event_id) already stored, so a worker killed
+between its commit and its acknowledgement, or two workers holding the same entry, store each event
+once. Any number of workers run side by side as members of one consumer group.
+"""
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from analytics_project.errors import is_database_outage
+from events import buffer, metrics, store
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_START_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+
+
+@dataclass
+class Flush:
+    entries: list[buffer.Entry]
+    stored: int = 0
+    dead: list[tuple[buffer.Entry, str, int, str]] = field(default_factory=list)  # entry, rows, count, reason
+
+    @property
+    def rows(self) -> int:
+        return sum(entry.count for entry in self.entries)
+
+
+class IngestWorker:
+    def __init__(self, client=None, *, consumer: str | None = None):
+        self.client = client or buffer.worker_client()
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = False
+        self._next_claim = 0.0
+        buffer.ensure_group(self.client)
+
+    def stop(self, *_signal) -> None:
+        """SIGTERM: the flush in hand is finished and acknowledged, then the loop ends."""
+        self.stopping = True
+
+    def run(self, *, until_empty: bool = False) -> None:
+        """Flush until stopped; ``until_empty``: until the stream holds nothing for this worker."""
+        while not self.stopping:
+            entries = self.gather()
+            if entries:
+                self.flush(entries)
+            elif until_empty:
+                return
+
+    def gather(self) -> list[buffer.Entry]:
+        """Entries to store together: taken over from dead workers first, then new ones, until
+        INGEST_FLUSH_ROWS rows are in hand or INGEST_FLUSH_MS has passed since waiting began."""
+        entries = self._claim_stale()
+        rows = sum(entry.count for entry in entries)
+        deadline = time.monotonic() + settings.INGEST_FLUSH_MS / 1000
+        while rows < settings.INGEST_FLUSH_ROWS and not self.stopping:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            batch = buffer.read_new(
+                self.client,
+                consumer=self.consumer,
+                count=max(1, settings.INGEST_FLUSH_ROWS - rows),
+                block_ms=remaining_ms,
+            )
+            if not batch:
+                break
+            entries += batch
+            rows += sum(entry.count for entry in batch)
+        return entries
+
+    def _claim_stale(self) -> list[buffer.Entry]:
+        now = time.monotonic()
+        if now < self._next_claim:
+            return []
+        self._next_claim = now + settings.INGEST_CLAIM_IDLE_MS / 1000 / 2
+        claimed, _deleted = buffer.claim_stale(
+            self.client, consumer=self.consumer, idle_ms=settings.INGEST_CLAIM_IDLE_MS, count=1000
+        )
+        deliveries = buffer.delivery_counts(self.client, [entry.id for entry in claimed])
+        keep, worn_out = [], []
+        for entry in claimed:
+            times = deliveries.get(entry.id, 1)
+            (worn_out if times > settings.INGEST_MAX_DELIVERIES else keep).append((entry, times))
+        for entry, times in worn_out:
+            # Handed out more often than allowed and never stored: the worker holding it died each time.
+            reason = f"delivered {times} times without being stored"
+            buffer.dead_letter(self.client, entry=entry, rows_json=entry.rows, count=entry.count, reason=reason)
+        if worn_out:
+            buffer.finish(self.client, [entry.id for entry, _ in worn_out], {}, app_ids=set())
+        return [entry for entry, _ in keep]
+
+    def flush(self, entries: list[buffer.Entry]) -> Flush:
+        """Store the entries in one transaction, then delete them from the stream; while the database is
+        unreachable, try again with backoff, holding on to them (and keeping them claimed)."""
+        backoff = BACKOFF_START_SECONDS
+        while True:
+            started = time.monotonic()
+            try:
+                flush = self._store(entries)
+                break
+            except DatabaseError as exc:
+                if not is_database_outage(exc):
+                    raise
+                logger.warning("event store unavailable (%s); retrying in %.1f s", exc.__class__.__name__, backoff)
+                connection.close()
+                self._keep_claimed(entries)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+        self._finish(flush, seconds=time.monotonic() - started)
+        return flush
+
+    def _store(self, entries: list[buffer.Entry]) -> Flush:
+        flush = Flush(entries=entries)
+        documents = "[" + ",".join(entry.rows[1:-1] for entry in entries if entry.count) + "]"
+        try:
+            with transaction.atomic():
+                flush.stored = store.insert_documents(documents)
+        except DatabaseError as exc:
+            if is_database_outage(exc):
+                raise
+            logger.warning("a flush of %d rows was refused (%s); storing entry by entry", flush.rows, exc)
+            self._store_one_by_one(flush)
+        return flush
+
+    def _store_one_by_one(self, flush: Flush) -> None:
+        """Each entry, then each row of an entry the database refuses, in a savepoint: only what it
+        refuses becomes a dead letter, with the database's reason."""
+        with transaction.atomic():
+            for entry in flush.entries:
+                try:
+                    with transaction.atomic():
+                        flush.stored += store.insert_documents(entry.rows)
+                    continue
+                except DatabaseError as exc:
+                    if is_database_outage(exc):
+                        raise
+                for document in json.loads(entry.rows):
+                    rows_json = json.dumps([document], ensure_ascii=False)
+                    try:
+                        with transaction.atomic():
+                            flush.stored += store.insert_documents(rows_json)
+                    except DatabaseError as exc:
+                        if is_database_outage(exc):
+                            raise
+                        flush.dead.append((entry, rows_json, 1, str(exc).strip()))
+
+    def _keep_claimed(self, entries: list[buffer.Entry]) -> None:
+        # Resets their idle time without counting a delivery, so no other worker takes them over, nor
+        # dead-letters them as worn out, while this one waits for the database.
+        try:
+            self.client.xclaim(buffer.STREAM, buffer.GROUP, self.consumer, 0, [e.id for e in entries], justid=True)
+        except Exception as exc:  # Redis down too: the entries stay pending, claimed by whoever is up first
+            logger.warning("could not keep entries claimed: %s", exc.__class__.__name__)
+
+    def _finish(self, flush: Flush, *, seconds: float) -> None:
+        for entry, rows_json, count, reason in flush.dead:
+            buffer.dead_letter(self.client, entry=entry, rows_json=rows_json, count=count, reason=reason)
+        dead_rows = sum(count for _, _, count, _ in flush.dead)
+        counters = metrics.flush_counters(
+            rows=flush.rows, seconds=seconds, stored=flush.stored, duplicates=flush.rows - flush.stored - dead_rows
+        )
+        apps = {entry.app_id for entry in flush.entries} if flush.stored else set()
+        buffer.finish(self.client, [entry.id for entry in flush.entries], counters, app_ids=apps)
