@@ -1,15 +1,19 @@
 """Use cases that write apps and keys. The API, the admin and the management commands all call these."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from analytics_project.errors import is_database_outage
 from apikeys import key_cache, keys
 from apikeys.keys import KeyKind
 from apikeys.models import ApiKey, App
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,14 @@ def api_key_touch(*, api_key: ApiKey, interval: timedelta = timedelta(minutes=1)
     now = timezone.now()
     if api_key.use_recorded or (api_key.last_used_at is not None and now - api_key.last_used_at < interval):
         return
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    try:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    except DatabaseError as exc:
+        # A key served from the key cache needs no database: with buffered ingestion a request that
+        # would otherwise be queued must not fail for want of a last-used time.
+        if not is_database_outage(exc):
+            raise
+        logger.warning("last use of key %s not recorded: database unavailable", api_key.prefix)
+        return
     api_key.last_used_at = now
     key_cache.mark_touched(api_key.lookup_id, seconds=int(interval.total_seconds()))

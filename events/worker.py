@@ -49,12 +49,13 @@ class IngestWorker:
         self.stopping = True
 
     def run(self, *, until_empty: bool = False) -> None:
-        """Flush until stopped; ``until_empty``: until the stream holds nothing for this worker."""
+        """Flush until stopped; ``until_empty``: until the stream holds nothing, entries another worker
+        left pending included (taken over once idle for INGEST_CLAIM_IDLE_MS)."""
         while not self.stopping:
             entries = self.gather()
             if entries:
                 self.flush(entries)
-            elif until_empty:
+            elif until_empty and not self.client.xlen(buffer.STREAM):
                 return
 
     def gather(self) -> list[buffer.Entry]:

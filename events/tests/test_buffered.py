@@ -1,0 +1,168 @@
+"""Buffered ingestion in one process: the API queues, a worker stores, on the real PostgreSQL and Redis.
+The worker's own process, killed or stopped, and a real database outage are in test_buffered_faults.py."""
+
+import json
+import logging
+import random
+import uuid
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django_redis.cache import RedisCache
+
+from events import buffer, metrics, store
+from events.models import Event
+from events.tests.conftest import make_event
+from events.worker import IngestWorker
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql" or not isinstance(caches["default"], RedisCache),
+    reason="buffered ingestion needs Redis and PostgreSQL",
+)
+
+
+@pytest.fixture
+def buffered(settings):
+    settings.INGEST_MODE = "buffered"
+    return settings
+
+
+@pytest.fixture
+def drain():
+    def run() -> IngestWorker:
+        worker = IngestWorker(buffer.web_client(), consumer="test-worker")
+        worker.run(until_empty=True)
+        return worker
+
+    return run
+
+
+def _stream_length() -> int:
+    return buffer.web_client().xlen(buffer.STREAM)
+
+
+def test_collect_queues_valid_events_and_names_the_bad_ones(buffered, collect, drain):
+    response = collect({"events": [make_event(event="a"), {"userId": "no name"}, make_event(event="b")]})
+    assert response.status_code == 202, response.content
+    assert response.json() == {
+        "queued": 2,
+        "rejected": [{"index": 1, "code": "missing_event", "detail": "`event` (the event name) is required."}],
+        "warnings": [],
+    }
+    assert not Event.objects.exists()
+    assert _stream_length() == 1  # one entry per request
+    drain()
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["a", "b"]
+    assert _stream_length() == 0
+
+
+def test_segment_endpoints_still_answer_exactly_200_success(buffered, client_for, registered, drain):
+    client = client_for(registered.secret_key.raw)
+    response = client.post("/v1/track", {"event": "Order Completed", "userId": "u1"}, format="json")
+    assert (response.status_code, response.json()) == (200, {"success": True})
+    drain()
+    assert Event.objects.get().name == "Order Completed"
+
+
+def test_10000_events_with_5000_replayed_are_stored_exactly_once(buffered, collect, drain):
+    events = [make_event(event=f"e{n % 7}", userId=f"u{n % 101}") for n in range(10_000)]
+    for start in range(0, 10_000, 1000):
+        assert collect({"events": events[start : start + 1000]}).status_code == 202
+    replayed = random.Random(5).sample(events, 5000)
+    for start in range(0, 5000, 1000):
+        assert collect({"events": replayed[start : start + 1000]}).status_code == 202
+    drain()
+    assert Event.objects.count() == 10_000
+    assert set(Event.objects.values_list("event_id", flat=True)) == {uuid.UUID(e["eventId"]) for e in events}
+    figures = buffer.web_client().hgetall(buffer.METRICS)
+    assert (int(figures[b"queued"]), int(figures[b"stored"]), int(figures[b"duplicates"])) == (15_000, 10_000, 5000)
+
+
+def test_reports_see_the_events_once_the_worker_has_stored_them(buffered, collect, secret_client, drain):
+    collect(make_event(event="before"))
+    drain()
+    assert secret_client.get("/api/analytics/event-summary").json()["count"] == 1  # now cached
+    collect(make_event(event="after"))
+    assert secret_client.get("/api/analytics/event-summary").json()["count"] == 1  # queued, not stored
+    drain()  # the flush bumps the app's report generation
+    response = secret_client.get("/api/analytics/event-summary")
+    assert (response.json()["count"], response["X-Cache"]) == (2, "miss")
+
+
+def test_a_full_buffer_answers_503_with_retry_after_and_trims_nothing(buffered, collect, client_for, registered):
+    buffered.INGEST_BUFFER_MAX = 3
+    queued = [make_event(event=f"kept{n}") for n in range(3)]
+    for event in queued:
+        assert collect(event).status_code == 202
+    response = collect(make_event(event="refused"))
+    assert response.status_code == 503
+    assert (response.json()["code"], int(response["Retry-After"])) == ("buffer_full", 5)
+    segment = client_for(registered.secret_key.raw).post("/v1/track", {"event": "x", "userId": "u"}, format="json")
+    assert (segment.status_code, segment.json()["code"]) == (503, "buffer_full")  # Segment's {code, message}
+    assert _stream_length() == 3
+    rows = [json.loads(entry[1][b"rows"])[0]["name"] for entry in buffer.web_client().xrange(buffer.STREAM)]
+    assert rows == ["kept0", "kept1", "kept2"]
+
+
+def test_with_redis_unreachable_collect_stores_directly(buffered, dead_redis, collect, caplog):
+    metrics.take_fallbacks()
+    with caplog.at_level(logging.WARNING, logger="events.services"):
+        response = collect(make_event(event="direct"))
+    assert response.status_code == 201, response.content
+    assert response.json()["accepted"] == 1
+    assert Event.objects.get().name == "direct"
+    assert "ingestion queue unreachable" in caplog.text
+    # Counted, and told to Redis with the next request that reaches it.
+    assert metrics.take_fallbacks() == {"direct_fallbacks": 1}
+
+
+def _poison_document(registered) -> dict:
+    """A row validation would have refused, as an old server version or a bug might have queued it."""
+    rng = random.Random(900)
+    path = "/" + "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(900))
+    return {**_good_document(registered, "poison"), "path": path}
+
+
+def _good_document(registered, name: str) -> dict:
+    """A row as the API queues it (events.store.row_document's JSON object)."""
+    moment = "2026-01-05T10:00:00+00:00"
+    return {
+        **dict.fromkeys(store.COLUMNS, ""),
+        **{"app_id": str(registered.app.id), "event_id": str(uuid.uuid4()), "name": name, "distinct_id": "u1"},
+        **{"timestamp": moment, "received_at": moment, "path": "/", "ip": None, "source": "api", "metadata": {}},
+    }
+
+
+def test_a_poison_row_becomes_a_dead_letter_with_its_reason_and_the_rest_is_stored(registered, drain):
+    client = buffer.web_client()
+    poisoned = [_good_document(registered, "first"), _poison_document(registered), _good_document(registered, "last")]
+    for documents in (poisoned, [_good_document(registered, "other entry")]):
+        rows = json.dumps(documents, ensure_ascii=False)
+        buffer.buffer_append(client, app_id=registered.app.id, rows_json=rows, count=len(documents), counters={})
+    drain()
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["first", "last", "other entry"]
+    (letter,) = buffer.dead_letters(client)
+    assert letter.count == 1
+    assert "index row size" in letter.reason
+    assert json.loads(letter.rows)[0]["name"] == "poison"
+    assert _stream_length() == 0
+    assert int(client.hget(buffer.METRICS, "dead_lettered")) == 1
+
+
+def test_an_entry_handed_out_too_often_becomes_a_dead_letter(settings, registered, drain):
+    settings.INGEST_MAX_DELIVERIES, settings.INGEST_CLAIM_IDLE_MS = 1, 1
+    client = buffer.web_client()
+    rows = json.dumps([_good_document(registered, "crashes its worker")])
+    buffer.buffer_append(client, app_id=registered.app.id, rows_json=rows, count=1, counters={})
+    buffer.ensure_group(client)
+    buffer.read_new(client, consumer="a-worker-that-died", count=10, block_ms=1)  # its first delivery
+    drain()  # takes it over: the second delivery, one more than allowed
+    assert not Event.objects.exists()
+    (letter,) = buffer.dead_letters(client)
+    assert letter.reason == "delivered 2 times without being stored"
+    replayed = buffer.replay_dead_letters(client)
+    assert (replayed, buffer.dead_letters(client), _stream_length()) == (1, [], 1)
+    settings.INGEST_MAX_DELIVERIES = 5
+    drain()
+    assert Event.objects.get().name == "crashes its worker"
