@@ -1,6 +1,8 @@
 import logging
 import uuid
+from dataclasses import asdict
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
@@ -9,8 +11,24 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from analytics_project.errors import DATABASE_RETRY_AFTER_SECONDS
+from events import buffer
 
 logger = logging.getLogger(__name__)
+
+IngestHealth = inline_serializer(
+    "IngestHealth",
+    {
+        "mode": serializers.ChoiceField(choices=["direct", "buffered"]),
+        "status": serializers.ChoiceField(
+            choices=["ok", "lagging", "unavailable"], required=False, help_text="Buffered mode only."
+        ),
+        "length": serializers.IntegerField(required=False, help_text="Requests queued and not yet stored."),
+        "pending": serializers.IntegerField(required=False, help_text="Queued requests a worker holds."),
+        "oldest_age_seconds": serializers.FloatField(required=False, help_text="The lag: the oldest one's age."),
+        "dead_letters": serializers.IntegerField(required=False),
+        "workers_seen": serializers.IntegerField(required=False, help_text="Workers that read in the last minute."),
+    },
+)
 
 HealthOutput = inline_serializer(
     "Health",
@@ -18,6 +36,7 @@ HealthOutput = inline_serializer(
         "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
         "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
         "cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "ingest": IngestHealth,
     },
 )
 
@@ -44,30 +63,69 @@ def _cache_ok() -> bool:
         return False
 
 
+def _ingest() -> dict:
+    """Direct mode has no queue to report on: just the mode. Buffered, the queue's figures, read from
+    Redis; a lag past INGEST_LAG_DEGRADED_SECONDS means the workers are stopped or too few."""
+    if settings.INGEST_MODE != "buffered":
+        return {"mode": "direct"}
+    try:
+        figures = buffer.buffer_status(buffer.web_client())
+    except Exception as exc:  # any Redis client error: collect stores directly meanwhile
+        logger.warning("health: ingest buffer check failed (%s)", exc.__class__.__name__)
+        return {"mode": "buffered", "status": "unavailable"}
+    lagging = figures.oldest_age_seconds > settings.INGEST_LAG_DEGRADED_SECONDS
+    return {"mode": "buffered", "status": "lagging" if lagging else "ok", **asdict(figures)}
+
+
 class HealthViewSet(viewsets.ViewSet):
     authentication_classes = []
     permission_classes = [AllowAny]
 
     @extend_schema(
         summary="Health check",
-        description="200 while the database answers (status `degraded` if only the cache is down); "
-        "503 when the database is unreachable.",
+        description="200 while the database answers: status `degraded` if the cache is down or, with "
+        "INGEST_MODE=buffered, the ingestion queue is unreachable or its oldest entry older than "
+        "INGEST_LAG_DEGRADED_SECONDS; 503 when the database is unreachable. `ingest` is just the mode in "
+        "direct mode, the queue's figures in buffered mode.",
         responses={200: HealthOutput, 503: HealthOutput},
         auth=[],
         examples=[
-            OpenApiExample("Healthy", value={"status": "ok", "database": "ok", "cache": "ok"}, response_only=True),
+            OpenApiExample(
+                "Healthy",
+                value={"status": "ok", "database": "ok", "cache": "ok", "ingest": {"mode": "direct"}},
+                response_only=True,
+            ),
+            OpenApiExample(
+                "Buffered, workers behind",
+                value={
+                    "status": "degraded",
+                    "database": "ok",
+                    "cache": "ok",
+                    "ingest": {
+                        "mode": "buffered",
+                        "status": "lagging",
+                        "length": 5210,
+                        "pending": 12,
+                        "oldest_age_seconds": 48.2,
+                        "dead_letters": 0,
+                        "workers_seen": 1,
+                    },
+                },
+                response_only=True,
+            ),
             OpenApiExample(
                 "Database down",
-                value={"status": "unavailable", "database": "unavailable", "cache": "ok"},
+                value={"status": "unavailable", "database": "unavailable", "cache": "ok", "ingest": {"mode": "direct"}},
                 response_only=True,
                 status_codes=["503"],
             ),
         ],
     )
     def list(self, request):
-        database, cache_ok = _database_ok(), _cache_ok()
-        status = "ok" if database and cache_ok else "degraded" if database else "unavailable"
-        body = {"status": status, "database": _word(database), "cache": _word(cache_ok)}
+        database, cache_ok, ingest = _database_ok(), _cache_ok(), _ingest()
+        healthy = cache_ok and ingest.get("status", "ok") == "ok"
+        status = "ok" if database and healthy else "degraded" if database else "unavailable"
+        body = {"status": status, "database": _word(database), "cache": _word(cache_ok), "ingest": ingest}
         if database:
             return Response(body)
         return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})

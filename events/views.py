@@ -171,6 +171,16 @@ class CollectViewSet(viewsets.ViewSet):
                 response_only=True,
                 status_codes=["201"],
             ),
+            OpenApiExample(
+                "Queued batch",
+                value={
+                    "queued": 2,
+                    "warnings": [],
+                    "rejected": [{"index": 2, "code": "missing_event", "detail": "`event` is required."}],
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
         ],
     )
     def create(self, request):

@@ -2,14 +2,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 
 from analytics_project import health
+from analytics_project.tests.conftest import COLLECT
 from apikeys import keys
 from apikeys.keys import KeyKind
+from events import buffer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_health_is_200_with_database_and_cache_up(api_client, db):
     response = api_client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "ingest": {"mode": "direct"}}
 
 
 def run_with_environment(code: str, **env) -> subprocess.CompletedProcess:
@@ -86,10 +89,62 @@ def test_a_probe_running_inside_another_does_not_make_the_cache_look_down(api_cl
     monkeypatch.setattr(cache, "get", get_after_another_probe)
     response = api_client.get("/health")
     assert inner_results == [True]
-    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "ingest": {"mode": "direct"}}
 
 
 def test_health_reports_a_dead_cache_as_degraded_but_200(api_client, db, dead_redis):
     response = api_client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+    assert response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "cache": "unavailable",
+        "ingest": {"mode": "direct"},
+    }
+
+
+def test_buffered_health_reports_the_queue_a_worker_is_holding_part_of(ingest_buffer, secret_client):
+    for name in ["first", "second"]:
+        response = secret_client.post(COLLECT, {"event": name, "userId": "u"}, format="json")
+        assert response.status_code == 202, response.content
+    buffer.ensure_group(ingest_buffer)
+    buffer.read_new(ingest_buffer, consumer="slow-worker", count=1, block_ms=1)  # taken, not yet stored
+    body = secret_client.get("/health").json()
+    ingest = body.pop("ingest")
+    assert body == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert 0 < ingest.pop("oldest_age_seconds") < 5
+    assert ingest == {
+        "mode": "buffered",
+        "status": "ok",
+        "length": 2,
+        "pending": 1,
+        "dead_letters": 0,
+        "workers_seen": 1,
+    }
+
+
+@pytest.mark.parametrize(("threshold", "status", "ingest_status"), [(30, "degraded", "lagging"), (60, "ok", "ok")])
+def test_buffered_health_degrades_once_the_oldest_entry_is_older_than_the_threshold(
+    ingest_buffer, api_client, settings, threshold, status, ingest_status
+):
+    settings.INGEST_LAG_DEGRADED_SECONDS = threshold
+    queued_45_seconds_ago = f"{int((time.time() - 45) * 1000)}-0"
+    ingest_buffer.xadd(buffer.STREAM, {"app": "a", "rows": "[]", "n": 0}, id=queued_45_seconds_ago)
+    response = api_client.get("/health")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["ingest"]["status"]) == (status, ingest_status)
+    assert 45 <= response.json()["ingest"]["oldest_age_seconds"] < 50
+
+
+def test_buffered_health_without_redis_is_degraded_with_the_ingest_figures_unavailable(
+    api_client, db, dead_redis, settings
+):
+    settings.INGEST_MODE = "buffered"
+    response = api_client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "cache": "unavailable",
+        "ingest": {"mode": "buffered", "status": "unavailable"},
+    }
