@@ -4,6 +4,7 @@ Each one raises ImproperlyConfigured naming the variable, so a bad value stops t
 instead of surfacing as a confusing error on the first request.
 """
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -61,6 +62,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of networks (``10.0.0.0/8``) or single addresses (``192.0.2.7``)."""
+    try:
+        return tuple(ipaddress.ip_network(item) for item in env_list(name, default))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be IP networks like 10.0.0.0/8,::1/128, got {os.environ[name]!r}"
+        ) from None
 
 
 def is_rate(value: str) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from analytics_project.env import env_bool, env_choice, env_int, env_list, env_rate, env_str
+from analytics_project.env import env_bool, env_choice, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -176,7 +176,8 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^health$"]  # load balancers probe over plain HTTP
+# Load balancers probe, and Prometheus scrapes, the app itself over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -245,6 +246,10 @@ INGEST_BUFFER_MAX = env_int("INGEST_BUFFER_MAX", 1_000_000, minimum=1)  # queued
 INGEST_CLAIM_IDLE_MS = env_int("INGEST_CLAIM_IDLE_MS", 60_000, minimum=1)  # a dead worker's entries, taken over
 INGEST_MAX_DELIVERIES = env_int("INGEST_MAX_DELIVERIES", 5, minimum=1)  # then an entry is a dead letter
 INGEST_LAG_DEGRADED_SECONDS = env_int("INGEST_LAG_DEGRADED_SECONDS", 30, minimum=1)  # /health degrades past it
+# GET /metrics (Prometheus): allowed with `Authorization: Bearer <METRICS_TOKEN>`, or from these
+# networks (the client address of analytics_project/client_ip.py); neither, a 403.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
 # Every other JSON body (registration, key management, funnels): the largest valid one, a register with
 # 100 domains of 253 characters, is about 26 KiB.
 JSON_MAX_BODY_BYTES = env_int("JSON_MAX_BODY_BYTES", 64 * 1024, minimum=1024)

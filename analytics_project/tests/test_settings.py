@@ -94,6 +94,7 @@ def test_check_deploy_warns_that_limits_are_per_process_without_redis():
         ("REDIS_URL", "localhost:6379"),
         ("LOG_LEVEL", "LOUD"),
         ("GEOIP_DATABASE", "/nonexistent/GeoLite2-Country.mmdb"),
+        ("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8,office"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
