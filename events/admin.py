@@ -1,7 +1,19 @@
-from django.contrib import admin
+import json
+from datetime import UTC, datetime
+
+import redis
+from django.contrib import admin, messages
+from django.core.cache import caches
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django_redis.cache import RedisCache
 
 from apikeys.admin import AppScopedAdmin, VisibleAppFilter
-from events.models import Event
+from apikeys.selectors import apps_visible_to
+from events import buffer
+from events.models import DeadLetter, Event
 
 
 @admin.register(Event)
@@ -26,3 +38,80 @@ class EventAdmin(AppScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """One page over the dead-letter stream in Redis: who may see events sees it (their apps' letters
+    only, as with events); replaying takes superuser or events.replay_deadletter."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("events.view_event")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        # Only the list: the add, change, delete and history pages would read a table that does not exist.
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="events_deadletter_changelist")]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        can_replay = request.user.has_perm("events.replay_deadletter")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "can_replay": can_replay}
+        context["title"] = "Dead letters"
+        if not isinstance(caches["default"], RedisCache):
+            return self._page(request, context, error="Dead letters exist only with buffered ingestion (REDIS_URL).")
+        client = buffer.web_client()
+        try:
+            letters, total = self._visible_letters(request, client)
+            if request.method == "POST":
+                if not can_replay:
+                    raise PermissionDenied
+                return self._replay(request, client, letters)
+        except redis.RedisError as exc:
+            return self._page(request, context, error=f"Redis is unreachable ({exc.__class__.__name__}).")
+        return self._page(request, context, letters=letters, total=total)
+
+    def _visible_letters(self, request, client) -> tuple[list[dict], int]:
+        letters = buffer.dead_letters(client)
+        apps = {
+            str(app.pk): app for app in apps_visible_to(user=request.user).filter(pk__in={x.app_id for x in letters})
+        }
+        visible = [
+            {"letter": letter, "app": apps[letter.app_id], "events": _event_names(letter), "at": _entry_time(letter.id)}
+            for letter in letters
+            if letter.app_id in apps
+        ]
+        return visible, client.xlen(buffer.DEAD_LETTERS)
+
+    def _replay(self, request, client, letters: list[dict]):
+        chosen = set(request.POST.getlist("ids")) & {item["letter"].id for item in letters}
+        if chosen:
+            rows = buffer.replay_dead_letters(client, sorted(chosen))
+            self.message_user(request, f"Requeued {rows} event(s) from {len(chosen)} dead letter(s).", messages.SUCCESS)
+        else:
+            self.message_user(request, "Select the dead letters to replay.", messages.WARNING)
+        return HttpResponseRedirect(request.path)
+
+    def _page(self, request, context, *, letters=(), total=0, error=""):
+        context |= {"letters": letters, "total": total, "error": error}
+        return TemplateResponse(request, "admin/events/deadletter/change_list.html", context)
+
+
+def _event_names(letter: buffer.DeadLetter) -> str:
+    names = [document.get("name", "") for document in json.loads(letter.rows)]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _entry_time(entry_id: str):
+    # A stream entry's id starts with the Unix time in milliseconds at which it was added.
+    return datetime.fromtimestamp(int(entry_id.partition("-")[0]) / 1000, tz=UTC)

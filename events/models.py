@@ -74,3 +74,18 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class DeadLetter(models.Model):
+    """No table: dead letters live in Redis beside the ingestion queue (events.buffer). The model gives
+    the admin a page to list and replay them, and the replay permission a name."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+
+    class Meta:
+        managed = False
+        default_permissions = ()  # seeing them takes events.view_event; acting on them, replay only
+        permissions = [("replay_deadletter", "Can replay dead letters into the ingestion queue")]
+
+    def __str__(self) -> str:
+        return self.id

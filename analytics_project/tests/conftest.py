@@ -37,9 +37,9 @@ def queue_unstorable(ingest_buffer, secret_client, monkeypatch):
     """Queue one request holding an event the database will refuse; a flush makes it a dead letter."""
     monkeypatch.setattr(store, "MAX_INDEXED_TEXT_BYTES", 10**6)
 
-    def queue(name: str = "unstorable") -> None:
+    def queue(client=None, name: str = "unstorable") -> None:
         event = {"event": name, "userId": "u", "url": UNINDEXABLE_URL}
-        response = secret_client.post(COLLECT, event, format="json")
+        response = (client or secret_client).post(COLLECT, event, format="json")
         assert response.status_code == 202, response.content
 
     return queue
