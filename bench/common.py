@@ -4,11 +4,14 @@ Benchmarks use the database named by BENCH_DATABASE_URL (default: a local Postgr
 `analytics_bench`, created if missing) so they never touch development or test data.
 """
 
+import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -95,3 +98,40 @@ def start_gunicorn(
             time.sleep(0.2)
     server.kill()
     raise SystemExit("gunicorn did not start")
+
+
+def busy_seconds() -> float:
+    """CPU time every process on the machine has used so far (user, system, interrupts; not idle or steal)."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
+    """POST ``body`` to ``url`` for ``seconds`` with wrk -t2; fails on any non-2xx response. CPU per
+    request counts every process on the machine (server, databases, wrk) over the run."""
+    header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n{header_lines}')
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url]
+    busy = busy_seconds()
+    output = subprocess.run(command, capture_output=True, text=True, check=True)
+    busy = busy_seconds() - busy
+    output = output.stdout
+    os.unlink(script.name)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise SystemExit(f"{url}: {non_2xx.group(1)} failed responses\n{output}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": _latency_ms(output, "50%"),
+        "p99": _latency_ms(output, "99%"),
+        "requests": requests,
+        "busy": busy,
+        "cpu_us": busy / requests * 1e6,  # server, databases and wrk together
+    }
+
+
+def _latency_ms(output: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]

@@ -11,19 +11,14 @@ Needs `wrk` (Debian package wrk).
 """
 
 import argparse
-import json
-import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import common
 from bench.common import machine, setup_django, start_gunicorn
 
 setup_django()
@@ -33,53 +28,19 @@ from django.utils import timezone  # noqa: E402
 
 from apikeys import services  # noqa: E402
 from apikeys.models import App  # noqa: E402
-from bench.rows import COLUMNS, EVENT, USER_AGENT, stored_row  # noqa: E402
+from bench.rows import EVENT, USER_AGENT, copy_rows, stored_row  # noqa: E402
 
 PORT = 8765
 
 
-def _busy_seconds() -> float:
-    """CPU time every process on the machine has used so far (user, system, interrupts; not idle or steal)."""
-    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(path: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
-    header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n{header_lines}')
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name]
-    busy = _busy_seconds()
-    output = subprocess.run([*command, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True)
-    busy = _busy_seconds() - busy
-    output = output.stdout
-    os.unlink(script.name)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if non_2xx:
-        raise SystemExit(f"{path}: {non_2xx.group(1)} failed responses\n{output}")
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": _latency_ms(output, "50%"),
-        "p99": _latency_ms(output, "99%"),
-        "cpu_us": busy / requests * 1e6,  # server, databases and wrk together
-    }
-
-
-def _latency_ms(output: str, label: str) -> float:
-    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return common.wrk(f"http://127.0.0.1:{PORT}{path}", body, seconds, connections, headers)
 
 
 def copy_rows_per_second(app_id, rows: int) -> float:
     """Raw psycopg COPY of the rows collect stores for the benchmark's event, into the same table."""
     now = timezone.now()
-    started = time.perf_counter()
-    statement = f"COPY events_event ({', '.join(COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for _ in range(rows):
-            copy.write_row(stored_row(app_id, now))
-    return rows / (time.perf_counter() - started)
+    return rows / copy_rows(stored_row(app_id, now) for _ in range(rows))
 
 
 def main() -> None:
