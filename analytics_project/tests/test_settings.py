@@ -133,3 +133,14 @@ def test_secret_key_is_required_when_debug_is_off():
 def test_the_embedded_default_needs_no_variables():
     result = manage("check")
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_runs_the_worker_beside_web_and_redis_with_an_append_only_file():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    web, worker, redis_command = services["web"], services["worker"], services["redis"]["command"]
+    assert worker["command"] == "python manage.py ingest_worker"
+    assert worker["image"] == web["image"] and worker["environment"] == web["environment"]
+    assert web["environment"]["INGEST_MODE"] == "buffered"
+    options = dict(zip(redis_command[1::2], redis_command[2::2], strict=True))
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
+    assert options["--maxmemory-policy"] == "noeviction"  # an evicted stream entry is a lost event
