@@ -119,6 +119,28 @@ def worker_drain_seconds(client: redis.Redis) -> float:
     return worker.last_flush - started
 
 
+def processes_drain_seconds(client: redis.Redis, count: int, log) -> float:
+    """``count`` ingest_worker processes draining the stream: from the first entry handed out (their
+    start-up excluded) until the stream is empty."""
+    workers = spawn_workers(count, log)
+    try:
+        while True:
+            try:
+                if client.xpending(buffer.STREAM, buffer.GROUP)["pending"] or not client.xlen(buffer.STREAM):
+                    break
+            except redis.ResponseError:  # no group yet: no worker is up
+                pass
+            if any(worker.poll() is not None for worker in workers):
+                raise SystemExit(f"an ingest worker exited; its log: {log.name}")
+            time.sleep(0.002)
+        started = time.perf_counter()
+        while client.xlen(buffer.STREAM):
+            time.sleep(0.002)
+        return time.perf_counter() - started
+    finally:
+        stop_workers(workers, log)
+
+
 def flushes(entries: list[str], rows_per_flush: int) -> list[list[str]]:
     """The entries grouped as the worker gathers them: until a flush holds INGEST_FLUSH_ROWS rows."""
     groups, group, rows = [], [], 0
@@ -196,9 +218,9 @@ def staging_from_text_seconds(groups: list[list[str]]) -> float:
     return time.perf_counter() - started
 
 
-def drain_phase(args, client: redis.Redis, app_id) -> dict[str, list[float]]:
+def drain_phase(args, client: redis.Redis, app_id, log) -> dict[str, list[float]]:
     """Rows per second of each way of storing the same rows, one list per way, a value per round."""
-    results = {"worker": [], "copy": [], "json": [], "staging": [], "staging_text": []}
+    results = {"worker": [], "workers": [], "copy": [], "json": [], "staging": [], "staging_text": []}
     for _ in range(args.rounds):
         now = timezone.now()
         rows = [stored_row(app_id, now) for _ in range(args.drain_rows)]  # the model's column order
@@ -206,6 +228,10 @@ def drain_phase(args, client: redis.Redis, app_id) -> dict[str, list[float]]:
         reset(client)
         entries = prefill(client, app_id, ordered, args.entry_rows)
         results["worker"].append(len(rows) / worker_drain_seconds(client))
+        if args.drain_workers > 1:
+            reset(client)
+            prefill(client, app_id, ordered, args.entry_rows)
+            results["workers"].append(len(rows) / processes_drain_seconds(client, args.drain_workers, log))
         # The same rows again, each way on an empty table.
         reset(client)
         results["copy"].append(len(rows) / copy_rows(rows))
@@ -228,11 +254,19 @@ def drain_phase(args, client: redis.Redis, app_id) -> dict[str, list[float]]:
 # Phase 2 and 3: HTTP ------------------------------------------------------------------------------
 
 
-def start_workers(count: int, log) -> None:
+def spawn_workers(count: int, log) -> list[subprocess.Popen]:
+    """`manage.py ingest_worker` processes with the bench's environment and flush settings."""
     environment = {**os.environ, **bench_environment(), **worker_settings()}
-    for _ in range(count):
-        command = [sys.executable, "manage.py", "ingest_worker"]
-        WORKERS.append(subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log))
+    command = [sys.executable, "manage.py", "ingest_worker"]
+    return [subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log) for _ in range(count)]
+
+
+def stop_workers(workers: list[subprocess.Popen], log) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        if worker.wait() not in (0, -15):
+            raise SystemExit(f"an ingest worker failed; its log: {log.name}")
 
 
 def worker_settings() -> dict[str, str]:
@@ -372,6 +406,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--lag-seconds", type=int, default=60, help="the buffered run sampling lag and visibility")
     parser.add_argument("--drain-rows", type=int, default=100_000, help="rows pre-filled in the stream a round")
+    parser.add_argument("--drain-workers", type=int, default=2, help="also drain with this many processes (>1)")
     parser.add_argument("--entry-rows", type=int, default=1, help="rows per stream entry (collect: one a request)")
     parser.add_argument("--flush-rows", type=int, default=settings.INGEST_FLUSH_ROWS, help="INGEST_FLUSH_ROWS")
     parser.add_argument("--flush-ms", type=int, default=settings.INGEST_FLUSH_MS, help="INGEST_FLUSH_MS")
@@ -386,10 +421,10 @@ def main() -> None:
     app_id = registered.app.id
     headers = {"Content-Type": "application/json", "X-API-Key": registered.secret_key.raw, "User-Agent": USER_AGENT}
 
-    drain = drain_phase(args, client, app_id)
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-ingest-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    drain = drain_phase(args, client, app_id, log)
 
     reset(client)
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-ingest-worker-", suffix=".log", delete=False)  # noqa: SIM115
     rate = {"INGEST_RATE": "100000000/m"}  # counted as in production, never reached
     servers = []
     try:
@@ -399,17 +434,16 @@ def main() -> None:
                 port=BUFFERED_PORT, workers=args.workers, settings_module="bench.settings", **rate, **worker_settings()
             )
         )
-        start_workers(args.ingest_workers, log)
+        WORKERS.extend(spawn_workers(args.ingest_workers, log))
         http = http_rounds(args, client, headers)
         reset(client)
         lag = lag_phase(args, client, headers, app_id)
     finally:
-        for process in WORKERS + servers:
-            process.terminate()
-        for process in WORKERS + servers:
-            process.wait()
-        if any(process.returncode not in (0, -15) for process in WORKERS):
-            print(f"an ingest worker failed; its log: {log.name}", file=sys.stderr)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
+        stop_workers(WORKERS, log)
         WORKERS.clear()
         reset(client)
     report(args, drain, http, lag)
@@ -440,7 +474,9 @@ def report(args, drain: dict, http: dict, lag: dict) -> None:
         )
     backlog, tail = median(buffered, "backlog"), median(buffered, "tail")
     print(f"buffered backlog at the end of a run: {backlog:.0f} entries, drained in {tail:.2f} s (medians)")
-    ratio = paired([r["rps"] for r in buffered], [r["rps"] for r in direct])
+    ratios = [b["rps"] / d["rps"] for b, d in zip(buffered, direct, strict=True)]
+    print(f"buffered / direct req/s by round: {', '.join(f'{r:.2f}' for r in ratios)}")
+    ratio = statistics.median(ratios)
     stored_ratio = paired([r["stored_rps"] for r in buffered], [r["rps"] for r in direct])
     print(
         f"buffered / direct req/s: {ratio:.2f}x (target >= 1.5x); stored/s incl. drain tail: {stored_ratio:.2f}x; "
@@ -469,16 +505,22 @@ def report(args, drain: dict, http: dict, lag: dict) -> None:
     rows = f"{args.drain_rows} rows in entries of {args.entry_rows}, flushes of {settings.INGEST_FLUSH_ROWS} rows"
     print(f"storing the same rows ({rows}), empty table each time; rows/s")
     labels = {
-        "worker": "IngestWorker draining the stream",
+        "worker": "IngestWorker draining the stream (1, in this process)",
+        "workers": f"{args.drain_workers} ingest_worker processes draining it",
         "copy": "raw psycopg COPY (ceiling)",
         "json": "worker INSERT: json_populate_recordset",
         "staging": "COPY to TEMP staging + INSERT..SELECT (rows from JSON)",
         "staging_text": "COPY to TEMP staging + INSERT..SELECT (buffer holds COPY text)",
     }
     for kind, label in labels.items():
+        if not drain[kind]:
+            continue
         print(f"  {label:<64}{statistics.median(drain[kind]):>9.0f}")
+    several = ""
+    if drain["workers"]:
+        several = f", {args.drain_workers} workers {paired(drain['workers'], drain['copy']):.0%}"
     print(
-        f"worker drain / COPY: {paired(drain['worker'], drain['copy']):.0%} (target >= 60%); "
+        f"worker drain / COPY: {paired(drain['worker'], drain['copy']):.0%}{several} (target >= 60%); "
         f"staging (from JSON) / json_populate_recordset: {paired(drain['staging'], drain['json']):.2f}x; "
         f"staging (COPY text) / json_populate_recordset: {paired(drain['staging_text'], drain['json']):.2f}x"
     )
