@@ -76,16 +76,12 @@ class Event(models.Model):
         return f"{self.name} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
 
-class DeadLetter(models.Model):
-    """No table: dead letters live in Redis beside the ingestion queue (events.buffer). The model gives
-    the admin a page to list and replay them, and the replay permission a name."""
-
-    id = models.CharField(primary_key=True, max_length=64)
+class DeadLetter(Event):
+    """No rows: dead letters live in Redis beside the ingestion queue (events.buffer). The model gives
+    the admin a page to list and replay them, and the replay permission a name. A proxy, so there is
+    no table to create and `dumpdata` skips it (an unmanaged model it would try to read)."""
 
     class Meta:
-        managed = False
+        proxy = True
         default_permissions = ()  # seeing them takes events.view_event; acting on them, replay only
         permissions = [("replay_deadletter", "Can replay dead letters into the ingestion queue")]
-
-    def __str__(self) -> str:
-        return self.id
