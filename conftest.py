@@ -1,9 +1,12 @@
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from apikeys import services
 from apikeys.keys import KeyKind
+from events import buffer
+from events.worker import IngestWorker
 
 pytest_plugins = ["analytics_project.testing"]
 
@@ -71,3 +74,20 @@ def dead_redis(settings):
         }
     }
     return settings
+
+
+@pytest.fixture
+def ingest_buffer(settings, db):
+    """INGEST_MODE=buffered for one test, and the Redis client its queue lives in. It needs PostgreSQL and
+    the Redis cache, as in production: without them the test is skipped."""
+    redis_cache = settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache"
+    if not (redis_cache and connection.vendor == "postgresql"):
+        pytest.skip("buffered ingestion needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)")
+    settings.INGEST_MODE = "buffered"
+    return buffer.web_client()
+
+
+@pytest.fixture
+def drain(ingest_buffer):
+    """Store everything queued, as `manage.py ingest_worker --until-empty` does."""
+    return lambda: IngestWorker(ingest_buffer, consumer="test-worker").run(until_empty=True)

@@ -104,7 +104,7 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
         rows.append(row)
         indexes.append(index)
     app_id = facts.api_key.app_id
-    if rows and settings.INGEST_MODE == "buffered" and _queue(app_id, rows, result.rejected):
+    if rows and settings.INGEST_MODE == "buffered" and _queue(app_id, rows, result):
         result.queued = len(rows)
         return result
     if rows:
@@ -117,11 +117,16 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
     return result
 
 
-def _queue(app_id, rows: list[tuple], rejected: list[Rejection]) -> bool:
+def _queue(app_id, rows: list[tuple], result: IngestResult) -> bool:
     """Append the rows to the ingestion buffer in one round trip; False when Redis cannot be reached, for
     the caller to store them itself: an outage of the queue must not lose or refuse a browser's beacon."""
     documents = "[" + ",".join(store.row_document(row) for row in rows) + "]"
-    counters = {"queued": len(rows), **metrics.rejection_counters(rejected), **metrics.take_fallbacks()}
+    counters = {
+        "queued": len(rows),
+        "duplicates": result.duplicates,  # an eventId repeated within the request: known already
+        **metrics.rejection_counters(result.rejected),
+        **metrics.take_fallbacks(),
+    }
     try:
         buffer.buffer_append(
             buffer.web_client(), app_id=app_id, rows_json=documents, count=len(rows), counters=counters

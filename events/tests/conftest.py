@@ -1,3 +1,4 @@
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -11,6 +12,13 @@ IPHONE = (
 WINDOWS_CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
+
+# 900 random CJK characters: 2,701 bytes of UTF-8 in a path, under the 2,048-character URL limit and over
+# what a PostgreSQL B-tree entry holds (2,704 bytes with the entry's other columns). Random, so
+# PostgreSQL cannot compress the entry under its limit.
+_RANDOM = random.Random(900)
+UNINDEXABLE_PATH = "/" + "".join(chr(_RANDOM.randint(0x4E00, 0x9FFF)) for _ in range(900))
+UNINDEXABLE_URL = "https://shop.example" + UNINDEXABLE_PATH
 
 
 def make_event(**fields) -> dict:

@@ -1,8 +1,6 @@
 """An event the database cannot store is rejected by its index; the rest of its batch is stored, and
 only a lost database is a 503 (a poison event must not make an SDK retry its whole batch forever)."""
 
-import random
-
 import psycopg
 import pytest
 from django.db import OperationalError, connection
@@ -10,14 +8,9 @@ from django.db import OperationalError, connection
 from analytics_project.errors import is_database_outage
 from events import store
 from events.models import Event
-from events.tests.conftest import make_event
+from events.tests.conftest import UNINDEXABLE_PATH, UNINDEXABLE_URL, make_event
 
-# 900 random CJK characters: 2,701 bytes of UTF-8 in the path, under the 2,048-character URL limit and
-# over what a PostgreSQL B-tree entry can hold (2,704 bytes with the entry's other columns). Random, so
-# PostgreSQL cannot compress the entry under its limit.
-_RANDOM = random.Random(900)
-CJK_PATH = "/" + "".join(chr(_RANDOM.randint(0x4E00, 0x9FFF)) for _ in range(900))
-POISON_URL = "https://shop.example" + CJK_PATH
+CJK_PATH, POISON_URL = UNINDEXABLE_PATH, UNINDEXABLE_URL
 
 
 def _batch_with_poison_in_the_middle():
