@@ -9,6 +9,7 @@ import uuid
 from events import buffer, metrics, store
 from events.models import Event
 from events.tests.conftest import UNINDEXABLE_PATH, make_event
+from events.worker import IngestWorker
 
 
 def _stream_length() -> int:
@@ -142,3 +143,28 @@ def test_an_entry_handed_out_too_often_becomes_a_dead_letter(settings, registere
     settings.INGEST_MAX_DELIVERIES = 5
     drain()
     assert Event.objects.get().name == "crashes its worker"
+
+
+def _queue_entries(client, registered, entries: int, rows_each: int) -> None:
+    for entry in range(entries):
+        documents = [_good_document(registered, f"entry{entry}") for _ in range(rows_each)]
+        buffer.buffer_append(
+            client, app_id=registered.app.id, rows_json=json.dumps(documents), count=rows_each, counters={}
+        )
+
+
+def test_a_flush_holds_about_flush_rows_rows_however_many_each_entry_holds(ingest_buffer, settings, registered):
+    settings.INGEST_FLUSH_ROWS = 250
+    _queue_entries(ingest_buffer, registered, entries=5, rows_each=100)
+    worker = IngestWorker(ingest_buffer, consumer="test-worker")
+    # Past 250 by less than one entry: COUNT counts entries, and the worker sizes it by rows per entry.
+    assert [entry.count for entry in worker.gather()] == [100, 100, 100]
+    assert [entry.count for entry in worker.gather()] == [100, 100]
+
+
+def test_a_worker_rides_out_its_stream_being_deleted_under_it(ingest_buffer, registered):
+    worker = IngestWorker(ingest_buffer, consumer="test-worker")  # it made the group when it started
+    ingest_buffer.delete(buffer.STREAM)  # a FLUSHDB, or an operator's DEL: the group goes with it
+    _queue_entries(ingest_buffer, registered, entries=2, rows_each=3)
+    worker.run(until_empty=True)
+    assert Event.objects.count() == 6
