@@ -6,12 +6,11 @@ Four phases, each on an emptied events table and an emptied stream (only the ben
 bench's Redis db):
 
 1. Drain: the stream is pre-filled with --drain-rows rows in entries of --entry-rows, exactly as collect
-   appends them (events.store.row_document, fields app/rows/n); an events.worker.IngestWorker, in this
-   process, drains it to empty. Interleaved in each round with a raw COPY of the same rows, and with the
-   same rows stored from the entries' text in flushes of INGEST_FLUSH_ROWS by each candidate insert path:
-   the worker's json_populate_recordset INSERT, COPY into a TEMP staging table (rows decoded from the JSON)
-   + INSERT ... SELECT ... ON CONFLICT DO NOTHING, and the same staging insert from rows the buffer would
-   hold as COPY text.
+   appends them (events.store.row_copy_line, fields app/rows/n); an events.worker.IngestWorker, in this
+   process, drains it to empty (COPY into a staging table + INSERT ... SELECT ... ON CONFLICT DO NOTHING
+   a flush), and so do --drain-workers `ingest_worker` processes. Interleaved in each round with a raw
+   COPY of the same rows, and with the same flushes stored by the direct path's multi-row insert
+   (json_populate_recordset), the buffer's format before it held COPY text.
 2. HTTP rounds: two gunicorn servers, direct and buffered, started once, and --ingest-workers
    `manage.py ingest_worker` processes draining the stream on the same machine. Each round runs wrk
    against the direct server, then the buffered one, then waits until the workers have stored every
@@ -61,8 +60,6 @@ from events.worker import IngestWorker  # noqa: E402
 DIRECT_PORT, BUFFERED_PORT = 8765, 8766
 COLLECT = "/api/analytics/collect"
 BENCH_KEYS = (buffer.STREAM, buffer.DEAD_LETTERS, buffer.METRICS)
-_STORE_COLUMNS = ", ".join(f'"{column}"' for column in store.COLUMNS)
-STAGING = "bench_ingest_staging"
 
 
 WORKERS: list[subprocess.Popen] = []  # the ingest_worker processes of the HTTP phases
@@ -83,20 +80,16 @@ def reset(client: redis.Redis) -> None:
 # Phase 1: drain, COPY, insert paths ---------------------------------------------------------------
 
 
-def prefill(client: redis.Redis, app_id, rows: list[tuple], entry_rows: int) -> list[str]:
-    """Append the rows as collect does (buffer_append's XADD fields), without the metrics; returns the
-    entries' row texts."""
-    entries = []
+def prefill(client: redis.Redis, app_id, rows: list[tuple], entry_rows: int) -> None:
+    """Append the rows as collect does (buffer_append's XADD fields), without the metrics."""
     pipeline = client.pipeline(transaction=False)
     for start in range(0, len(rows), entry_rows):
         chunk = rows[start : start + entry_rows]
-        text = "[" + ",".join(store.row_document(row) for row in chunk) + "]"
-        entries.append(text)
+        text = "".join(store.row_copy_line(row) for row in chunk)
         pipeline.xadd(buffer.STREAM, {"app": str(app_id), "rows": text, "n": len(chunk)})
         if len(pipeline) >= 1000:
             pipeline.execute()
     pipeline.execute()
-    return entries
 
 
 class TimedWorker(IngestWorker):
@@ -141,92 +134,29 @@ def processes_drain_seconds(client: redis.Redis, count: int, log) -> float:
         stop_workers(workers, log)
 
 
-def flushes(entries: list[str], rows_per_flush: int) -> list[list[str]]:
-    """The entries grouped as the worker gathers them: until a flush holds INGEST_FLUSH_ROWS rows."""
-    groups, group, rows = [], [], 0
-    for text in entries:
-        group.append(text)
-        rows += text.count('"event_id"')
-        if rows >= rows_per_flush:
-            groups.append(group)
-            group, rows = [], 0
-    return groups + ([group] if group else [])
-
-
-def json_insert_seconds(groups: list[list[str]]) -> float:
-    """The worker's path (events.worker._store): one json_populate_recordset INSERT a flush."""
+def json_insert_seconds(rows: list[tuple], rows_per_flush: int) -> float:
+    """The same flushes stored by the direct path's multi-row insert: one json_populate_recordset
+    statement each (the documents are built before the clock starts, as the API would have)."""
+    documents = [
+        "[" + ",".join(store.row_document(row) for row in rows[start : start + rows_per_flush]) + "]"
+        for start in range(0, len(rows), rows_per_flush)
+    ]
     started = time.perf_counter()
-    for group in groups:
-        documents = "[" + ",".join(text[1:-1] for text in group) + "]"
+    for text in documents:
         with transaction.atomic():
-            store.insert_documents(documents)
-    return time.perf_counter() - started
-
-
-def _ensure_staging(cursor) -> None:
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "
-        f"SELECT {_STORE_COLUMNS} FROM events_event WITH NO DATA"
-    )
-
-
-_STAGING_INSERT = (
-    f"INSERT INTO events_event ({_STORE_COLUMNS}) SELECT {_STORE_COLUMNS} FROM {STAGING} "
-    "ON CONFLICT (app_id, event_id) DO NOTHING"
-)
-
-
-def staging_from_json_seconds(groups: list[list[str]]) -> float:
-    """COPY into a TEMP staging table, the rows decoded from the entries' JSON, then INSERT ... SELECT
-    ... ON CONFLICT DO NOTHING; the count of new rows is the statement's rowcount."""
-    with connection.cursor() as cursor:
-        _ensure_staging(cursor)
-    started = time.perf_counter()
-    for group in groups:
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {STAGING} ({_STORE_COLUMNS}) FROM STDIN") as copy:
-                for text in group:
-                    for document in json.loads(text):
-                        document["metadata"] = json.dumps(document["metadata"], ensure_ascii=False)
-                        copy.write_row([document[column] for column in store.COLUMNS])
-            cursor.execute(_STAGING_INSERT)
-    return time.perf_counter() - started
-
-
-def copy_text(row: tuple) -> str:
-    """A row as a line of COPY's text format: what the buffer would hold instead of a JSON document."""
-    fields = []
-    for value in row:
-        if value is None:
-            fields.append("\\N")
-            continue
-        text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-        fields.append(text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
-    return "\t".join(fields) + "\n"
-
-
-def staging_from_text_seconds(groups: list[list[str]]) -> float:
-    """The staging insert when the buffer holds rows as COPY text: the worker writes them as they came."""
-    with connection.cursor() as cursor:
-        _ensure_staging(cursor)
-    started = time.perf_counter()
-    for group in groups:
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {STAGING} ({_STORE_COLUMNS}) FROM STDIN") as copy:
-                copy.write("".join(group))
-            cursor.execute(_STAGING_INSERT)
+            store.insert_documents(text)
     return time.perf_counter() - started
 
 
 def drain_phase(args, client: redis.Redis, app_id, log) -> dict[str, list[float]]:
     """Rows per second of each way of storing the same rows, one list per way, a value per round."""
-    results = {"worker": [], "workers": [], "copy": [], "json": [], "staging": [], "staging_text": []}
+    results = {"worker": [], "workers": [], "copy": [], "json": []}
     for _ in range(args.rounds):
         now = timezone.now()
         rows = [stored_row(app_id, now) for _ in range(args.drain_rows)]  # the model's column order
         ordered = [store_row(row) for row in rows]  # events.store's
         reset(client)
-        entries = prefill(client, app_id, ordered, args.entry_rows)
+        prefill(client, app_id, ordered, args.entry_rows)
         results["worker"].append(len(rows) / worker_drain_seconds(client))
         if args.drain_workers > 1:
             reset(client)
@@ -235,18 +165,8 @@ def drain_phase(args, client: redis.Redis, app_id, log) -> dict[str, list[float]
         # The same rows again, each way on an empty table.
         reset(client)
         results["copy"].append(len(rows) / copy_rows(rows))
-        groups = flushes(entries, settings.INGEST_FLUSH_ROWS)
         reset(client)
-        results["json"].append(len(rows) / json_insert_seconds(groups))
-        reset(client)
-        results["staging"].append(len(rows) / staging_from_json_seconds(groups))
-        text_groups, start = [], 0
-        for group in groups:
-            count = sum(text.count('"event_id"') for text in group)
-            text_groups.append(["".join(copy_text(row) for row in ordered[start : start + count])])
-            start += count
-        reset(client)
-        results["staging_text"].append(len(rows) / staging_from_text_seconds(text_groups))
+        results["json"].append(len(rows) / json_insert_seconds(ordered, settings.INGEST_FLUSH_ROWS))
     reset(client)
     return results
 
@@ -508,9 +428,7 @@ def report(args, drain: dict, http: dict, lag: dict) -> None:
         "worker": "IngestWorker draining the stream (1, in this process)",
         "workers": f"{args.drain_workers} ingest_worker processes draining it",
         "copy": "raw psycopg COPY (ceiling)",
-        "json": "worker INSERT: json_populate_recordset",
-        "staging": "COPY to TEMP staging + INSERT..SELECT (rows from JSON)",
-        "staging_text": "COPY to TEMP staging + INSERT..SELECT (buffer holds COPY text)",
+        "json": "the same flushes by json_populate_recordset (direct path)",
     }
     for kind, label in labels.items():
         if not drain[kind]:
@@ -521,8 +439,7 @@ def report(args, drain: dict, http: dict, lag: dict) -> None:
         several = f", {args.drain_workers} workers {paired(drain['workers'], drain['copy']):.0%}"
     print(
         f"worker drain / COPY: {paired(drain['worker'], drain['copy']):.0%}{several} (target >= 60%); "
-        f"staging (from JSON) / json_populate_recordset: {paired(drain['staging'], drain['json']):.2f}x; "
-        f"staging (COPY text) / json_populate_recordset: {paired(drain['staging_text'], drain['json']):.2f}x"
+        f"worker / json_populate_recordset: {paired(drain['worker'], drain['json']):.2f}x"
     )
 
 

@@ -1,4 +1,3 @@
-import json
 from datetime import UTC, datetime
 
 import redis
@@ -12,7 +11,7 @@ from django_redis.cache import RedisCache
 
 from apikeys.admin import AppScopedAdmin, VisibleAppFilter
 from apikeys.selectors import apps_visible_to
-from events import buffer
+from events import buffer, store
 from events.models import DeadLetter, Event
 
 
@@ -108,7 +107,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
 
 def _event_names(letter: buffer.DeadLetter) -> str:
-    names = [document.get("name", "") for document in json.loads(letter.rows)]
+    names = store.copy_lines_column(letter.rows, "name")
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 

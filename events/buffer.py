@@ -3,8 +3,8 @@
 The API appends each request's validated, enriched rows as one entry; `manage.py ingest_worker`
 processes, members of one consumer group, store them in batches and delete each entry only after the
 rows are committed. So the stream holds exactly the entries not yet stored: its length is the
-backlog, its first entry's id the age of the oldest. Rows travel as the JSON documents the PostgreSQL
-insert reads (events.services), so a worker never decodes them on the way to the database.
+backlog, its first entry's id the age of the oldest. Rows travel as lines of COPY text, which a worker
+copies into the database as they came, never decoding them.
 
 Nothing here trims: an append past INGEST_BUFFER_MAX entries is refused (the API answers 503), never
 made room for by dropping what is queued. Entries a worker could not store go to a dead-letter stream
@@ -46,7 +46,7 @@ class BufferFull(Exception):
 class Entry:
     id: str
     app_id: str
-    rows: str  # a JSON array of row documents
+    rows: str  # lines of COPY text, one a row (events.store.row_copy_line)
     count: int
 
     @classmethod
@@ -70,12 +70,12 @@ def worker_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=5)
 
 
-def buffer_append(client: redis.Redis, *, app_id, rows_json: str, count: int, counters: dict[str, int]) -> str:
+def buffer_append(client: redis.Redis, *, app_id, rows_text: str, count: int, counters: dict[str, int]) -> str:
     """Queue one request's rows; ``counters`` are added to the ingest metrics in the same round trip.
     Raises BufferFull, or redis.RedisError when Redis cannot be reached."""
     script = _append_script(client)
     pairs = [item for name, amount in counters.items() if amount for item in (name, amount)]
-    entry_id = script(keys=[STREAM, METRICS], args=[settings.INGEST_BUFFER_MAX, str(app_id), rows_json, count, *pairs])
+    entry_id = script(keys=[STREAM, METRICS], args=[settings.INGEST_BUFFER_MAX, str(app_id), rows_text, count, *pairs])
     if entry_id is None:
         raise BufferFull
     return _text(entry_id)
@@ -151,14 +151,14 @@ def add_counters(pipeline, counters: dict) -> None:
             pipeline.hincrby(METRICS, name, amount)
 
 
-def dead_letter(client: redis.Redis, *, entry: Entry, rows_json: str, count: int, reason: str) -> None:
+def dead_letter(client: redis.Redis, *, entry: Entry, rows_text: str, count: int, reason: str) -> None:
     """Keep rows that could not be stored, with why; they leave the main stream in the same transaction."""
     pipeline = client.pipeline(transaction=True)
     pipeline.xadd(
         DEAD_LETTERS,
         {
             "app": entry.app_id,
-            "rows": rows_json,
+            "rows": rows_text,
             "n": count,
             "reason": reason[:500],
             "entry": entry.id,

@@ -120,7 +120,7 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
 def _queue(app_id, rows: list[tuple], result: IngestResult) -> bool:
     """Append the rows to the ingestion buffer in one round trip; False when Redis cannot be reached, for
     the caller to store them itself: an outage of the queue must not lose or refuse a browser's beacon."""
-    documents = "[" + ",".join(store.row_document(row) for row in rows) + "]"
+    rows_text = "".join(store.row_copy_line(row) for row in rows)
     counters = {
         "queued": len(rows),
         "duplicates": result.duplicates,  # an eventId repeated within the request: known already
@@ -129,7 +129,7 @@ def _queue(app_id, rows: list[tuple], result: IngestResult) -> bool:
     }
     try:
         buffer.buffer_append(
-            buffer.web_client(), app_id=app_id, rows_json=documents, count=len(rows), counters=counters
+            buffer.web_client(), app_id=app_id, rows_text=rows_text, count=len(rows), counters=counters
         )
     except buffer.BufferFull:
         raise ServiceUnavailable("The ingestion queue is full; try again shortly.", code="buffer_full") from None

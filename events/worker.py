@@ -6,7 +6,6 @@ between its commit and its acknowledgement, or two workers holding the same entr
 once. Any number of workers run side by side as members of one consumer group.
 """
 
-import json
 import logging
 import os
 import socket
@@ -123,7 +122,7 @@ class IngestWorker:
         for entry, times in worn_out:
             # Handed out more often than allowed and never stored: the worker holding it died each time.
             reason = f"delivered {times} times without being stored"
-            buffer.dead_letter(self.client, entry=entry, rows_json=entry.rows, count=entry.count, reason=reason)
+            buffer.dead_letter(self.client, entry=entry, rows_text=entry.rows, count=entry.count, reason=reason)
         if worn_out:
             buffer.finish(self.client, [entry.id for entry, _ in worn_out], {}, app_ids=set())
         return [entry for entry, _ in keep]
@@ -150,10 +149,9 @@ class IngestWorker:
 
     def _store(self, entries: list[buffer.Entry]) -> Flush:
         flush = Flush(entries=entries)
-        documents = "[" + ",".join(entry.rows[1:-1] for entry in entries if entry.count) + "]"
         try:
             with transaction.atomic():
-                flush.stored = store.insert_documents(documents)
+                flush.stored = store.insert_copy_text("".join(entry.rows for entry in entries))
         except DatabaseError as exc:
             if is_database_outage(exc):
                 raise
@@ -168,20 +166,19 @@ class IngestWorker:
             for entry in flush.entries:
                 try:
                     with transaction.atomic():
-                        flush.stored += store.insert_documents(entry.rows)
+                        flush.stored += store.insert_copy_text(entry.rows)
                     continue
                 except DatabaseError as exc:
                     if is_database_outage(exc):
                         raise
-                for document in json.loads(entry.rows):
-                    rows_json = json.dumps([document], ensure_ascii=False)
+                for line in entry.rows.splitlines(keepends=True):  # escaped: a row's text holds no newline
                     try:
                         with transaction.atomic():
-                            flush.stored += store.insert_documents(rows_json)
+                            flush.stored += store.insert_copy_text(line)
                     except DatabaseError as exc:
                         if is_database_outage(exc):
                             raise
-                        flush.dead.append((entry, rows_json, 1, str(exc).strip()))
+                        flush.dead.append((entry, line, 1, str(exc).strip()))
 
     def _keep_claimed(self, entries: list[buffer.Entry]) -> None:
         # Resets their idle time without counting a delivery, so no other worker takes them over, nor
@@ -192,8 +189,8 @@ class IngestWorker:
             logger.warning("could not keep entries claimed: %s", exc.__class__.__name__)
 
     def _finish(self, flush: Flush, *, seconds: float) -> None:
-        for entry, rows_json, count, reason in flush.dead:
-            buffer.dead_letter(self.client, entry=entry, rows_json=rows_json, count=count, reason=reason)
+        for entry, rows_text, count, reason in flush.dead:
+            buffer.dead_letter(self.client, entry=entry, rows_text=rows_text, count=count, reason=reason)
         dead_rows = sum(count for _, _, count, _ in flush.dead)
         counters = metrics.flush_counters(
             rows=flush.rows, seconds=seconds, stored=flush.stored, duplicates=flush.rows - flush.stored - dead_rows

@@ -129,7 +129,7 @@ def test_buffered_health_degrades_once_the_oldest_entry_is_older_than_the_thresh
 ):
     settings.INGEST_LAG_DEGRADED_SECONDS = threshold
     queued_45_seconds_ago = f"{int((time.time() - 45) * 1000)}-0"
-    ingest_buffer.xadd(buffer.STREAM, {"app": "a", "rows": "[]", "n": 0}, id=queued_45_seconds_ago)
+    ingest_buffer.xadd(buffer.STREAM, {"app": "a", "rows": "", "n": 0}, id=queued_45_seconds_ago)
     response = api_client.get("/health")
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["ingest"]["status"]) == (status, ingest_status)

@@ -1,7 +1,6 @@
 """Buffered ingestion in one process: the API queues, a worker stores, on the real PostgreSQL and Redis.
 The worker's own process, killed or stopped, and a real database outage are in test_buffered_faults.py."""
 
-import json
 import logging
 import random
 import uuid
@@ -80,8 +79,12 @@ def test_a_full_buffer_answers_503_with_retry_after_and_trims_nothing(
     segment = client_for(registered.secret_key.raw).post("/v1/track", {"event": "x", "userId": "u"}, format="json")
     assert (segment.status_code, segment.json()["code"]) == (503, "buffer_full")  # Segment's {code, message}
     assert _stream_length() == 3
-    rows = [json.loads(entry[1][b"rows"])[0]["name"] for entry in buffer.web_client().xrange(buffer.STREAM)]
-    assert rows == ["kept0", "kept1", "kept2"]
+    entries = buffer.web_client().xrange(buffer.STREAM)
+    assert [store.copy_lines_column(fields[b"rows"].decode(), "name") for _, fields in entries] == [
+        ["kept0"],
+        ["kept1"],
+        ["kept2"],
+    ]
 
 
 def test_with_redis_unreachable_collect_stores_directly(ingest_buffer, dead_redis, collect, caplog):
@@ -96,33 +99,33 @@ def test_with_redis_unreachable_collect_stores_directly(ingest_buffer, dead_redi
     assert metrics.take_fallbacks() == {"direct_fallbacks": 1}
 
 
-def _poison_document(registered) -> dict:
-    """A row validation would have refused, as an older server or a bug might have queued it."""
-    return {**_good_document(registered, "poison"), "path": UNINDEXABLE_PATH}
-
-
-def _good_document(registered, name: str) -> dict:
-    """A row as the API queues it (events.store.row_document's JSON object)."""
+def _row(registered, name: str, path: str = "/") -> str:
+    """A row as the API queues it: a line of COPY text (events.store.row_copy_line)."""
     moment = "2026-01-05T10:00:00+00:00"
-    return {
+    values = {
         **dict.fromkeys(store.COLUMNS, ""),
-        **{"app_id": str(registered.app.id), "event_id": str(uuid.uuid4()), "name": name, "distinct_id": "u1"},
-        **{"timestamp": moment, "received_at": moment, "path": "/", "ip": None, "source": "api", "metadata": {}},
+        **{"app_id": registered.app.id, "event_id": uuid.uuid4(), "name": name, "distinct_id": "u1", "path": path},
+        **{"timestamp": moment, "received_at": moment, "ip": None, "source": "api", "metadata": "{}"},
     }
+    return store.row_copy_line(tuple(values[column] for column in store.COLUMNS))
+
+
+def _append(client, registered, rows: list[str]) -> None:
+    buffer.buffer_append(client, app_id=registered.app.id, rows_text="".join(rows), count=len(rows), counters={})
 
 
 def test_a_poison_row_becomes_a_dead_letter_with_its_reason_and_the_rest_is_stored(registered, drain):
     client = buffer.web_client()
-    poisoned = [_good_document(registered, "first"), _poison_document(registered), _good_document(registered, "last")]
-    for documents in (poisoned, [_good_document(registered, "other entry")]):
-        rows = json.dumps(documents, ensure_ascii=False)
-        buffer.buffer_append(client, app_id=registered.app.id, rows_json=rows, count=len(documents), counters={})
+    # A row validation would have refused, as an older server or a bug might have queued it.
+    poisoned = [_row(registered, "first"), _row(registered, "poison", UNINDEXABLE_PATH), _row(registered, "last")]
+    _append(client, registered, poisoned)
+    _append(client, registered, [_row(registered, "other entry")])
     drain()
     assert sorted(Event.objects.values_list("name", flat=True)) == ["first", "last", "other entry"]
     (letter,) = buffer.dead_letters(client)
     assert letter.count == 1
     assert "index row size" in letter.reason
-    assert json.loads(letter.rows)[0]["name"] == "poison"
+    assert store.copy_lines_column(letter.rows, "name") == ["poison"]
     assert _stream_length() == 0
     assert int(client.hget(buffer.METRICS, "dead_lettered")) == 1
 
@@ -130,8 +133,7 @@ def test_a_poison_row_becomes_a_dead_letter_with_its_reason_and_the_rest_is_stor
 def test_an_entry_handed_out_too_often_becomes_a_dead_letter(settings, registered, drain):
     settings.INGEST_MAX_DELIVERIES, settings.INGEST_CLAIM_IDLE_MS = 1, 1
     client = buffer.web_client()
-    rows = json.dumps([_good_document(registered, "crashes its worker")])
-    buffer.buffer_append(client, app_id=registered.app.id, rows_json=rows, count=1, counters={})
+    _append(client, registered, [_row(registered, "crashes its worker")])
     buffer.ensure_group(client)
     buffer.read_new(client, consumer="a-worker-that-died", count=10, block_ms=1)  # its first delivery
     drain()  # takes it over: the second delivery, one more than allowed
@@ -147,10 +149,7 @@ def test_an_entry_handed_out_too_often_becomes_a_dead_letter(settings, registere
 
 def _queue_entries(client, registered, entries: int, rows_each: int) -> None:
     for entry in range(entries):
-        documents = [_good_document(registered, f"entry{entry}") for _ in range(rows_each)]
-        buffer.buffer_append(
-            client, app_id=registered.app.id, rows_json=json.dumps(documents), count=rows_each, counters={}
-        )
+        _append(client, registered, [_row(registered, f"entry{entry}") for _ in range(rows_each)])
 
 
 def test_a_flush_holds_about_flush_rows_rows_however_many_each_entry_holds(ingest_buffer, settings, registered):

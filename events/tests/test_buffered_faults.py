@@ -100,7 +100,8 @@ def locked_events_table():
 def _insert_waiting() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%%'"
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            ['%INSERT INTO "events_event"%'],
         )
         return cursor.fetchone()[0] > 0
 
