@@ -11,7 +11,9 @@ made room for by dropping what is queued. Entries a worker could not store go to
 with the reason, from which an operator replays them.
 """
 
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
@@ -51,12 +53,21 @@ class Entry:
 
     @classmethod
     def from_fields(cls, entry_id, fields: dict) -> "Entry":
-        text = {_text(key): _text(value) for key, value in fields.items()}
+        text = decoded(fields)
         return cls(id=_text(entry_id), app_id=text["app"], rows=text["rows"], count=int(text["n"]))
 
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def decoded(fields: dict) -> dict[str, str]:
+    return {_text(key): _text(value) for key, value in fields.items()}
+
+
+def entry_time(entry_id: str) -> float:
+    """When an entry was added, in Unix seconds: its id starts with the milliseconds."""
+    return _id_order(_text(entry_id))[0] / 1000
 
 
 def web_client() -> redis.Redis:
@@ -179,20 +190,24 @@ class DeadLetter:
     rows: str
 
 
+def iter_dead_letters(client: redis.Redis, *, page: int = 500) -> Iterator[DeadLetter]:
+    """Every dead letter, oldest first, read a page at a time."""
+    start = "-"
+    while entries := client.xrange(DEAD_LETTERS, min=start, count=page):
+        for entry_id, fields in entries:
+            text = decoded(fields)
+            yield DeadLetter(_text(entry_id), text["app"], int(text["n"]), text["reason"], text["entry"], text["rows"])
+        start = "(" + _text(entries[-1][0])  # exclusive: after the last one read
+
+
 def dead_letters(client: redis.Redis, *, limit: int = 100) -> list[DeadLetter]:
-    letters = []
-    for entry_id, fields in client.xrange(DEAD_LETTERS, count=limit):
-        text = {_text(key): _text(value) for key, value in fields.items()}
-        letters.append(
-            DeadLetter(_text(entry_id), text["app"], int(text["n"]), text["reason"], text["entry"], text["rows"])
-        )
-    return letters
+    return list(itertools.islice(iter_dead_letters(client), limit))
 
 
 def replay_dead_letters(client: redis.Redis, ids: list[str] | None = None) -> int:
     """Put dead letters back in the stream (all, or those of ``ids``), for the workers to try again:
     after the cause is fixed, or to see it fail again. Returns the number of rows requeued."""
-    letters = [letter for letter in dead_letters(client, limit=10_000) if ids is None or letter.id in ids]
+    letters = [letter for letter in iter_dead_letters(client) if ids is None or letter.id in ids]
     pipeline = client.pipeline(transaction=True)
     for letter in letters:
         pipeline.xadd(STREAM, {"app": letter.app_id, "rows": letter.rows, "n": letter.count})
@@ -221,9 +236,6 @@ def buffer_status(client: redis.Redis, *, seen_within_ms: int = 60_000) -> Buffe
         consumers = client.xinfo_consumers(STREAM, GROUP)
     except redis.ResponseError:  # no group yet: no worker has ever started
         pending, consumers = 0, []
-    oldest = 0.0
-    if first:
-        milliseconds = _id_order(_text(first[0][0]))[0]
-        oldest = max(0.0, time.time() - milliseconds / 1000)
+    oldest = max(0.0, time.time() - entry_time(first[0][0])) if first else 0.0
     seen = sum(1 for consumer in consumers if consumer.get("idle", seen_within_ms) < seen_within_ms)
     return BufferStatus(length=length, pending=pending, oldest_age_seconds=oldest, dead_letters=dead, workers_seen=seen)

@@ -84,8 +84,7 @@ class IngestCollector:
         self.client = client
 
     def collect(self):
-        raw = {_text(key): _text(value) for key, value in self.client.hgetall(buffer.METRICS).items()}
-        totals = {key: float(value) for key, value in raw.items()}
+        totals = {key: float(value) for key, value in buffer.decoded(self.client.hgetall(buffer.METRICS)).items()}
         for name, field, help_text in (
             ("uea_ingest_events_queued", "queued", "Events appended to the ingestion buffer."),
             ("uea_ingest_events_stored", "stored", "Events inserted into the event store."),
@@ -119,7 +118,3 @@ def _histogram(name: str, help_text: str, totals: dict, field: str, bounds) -> H
     flushes = totals.get("flushes", 0)
     buckets = [(str(bound), totals.get(f"{field}_le:{bound}", 0)) for bound in bounds] + [("+Inf", flushes)]
     return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=totals.get(f"{field}_sum", 0))
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
