@@ -140,14 +140,20 @@ class RevokeOutput(serializers.Serializer):
 
 def _rate_within(value: str, server_rate: str, setting: str) -> str:
     """A key may be given a lower rate than the server's through the API, never a higher one: raising a
-    key's limit is for operators (the admin, ``manage.py create_key``)."""
+    key's limit is for operators (the admin, ``manage.py create_key``). Lower means both a burst (the count
+    in one period) no larger than the server's and an average per second no higher: ``8640000/d`` averages
+    100/s but would allow the whole day's requests at once."""
     if value:
         _run_django_validator(validate_rate, value)
-        if rate_per_second(value) > rate_per_second(server_rate):
+        if _rate_count(value) > _rate_count(server_rate) or rate_per_second(value) > rate_per_second(server_rate):
             raise serializers.ValidationError(
                 f"May be at most the server's {setting} ({server_rate}); ask an operator for a higher rate."
             )
     return value
+
+
+def _rate_count(rate: str) -> int:
+    return int(rate.split("/")[0])
 
 
 def _run_django_validator(validator, value):

@@ -139,12 +139,12 @@ def test_seed_style_revoke_needs_exactly_one_target(secret_client, registered):
 def test_a_key_cannot_be_given_a_higher_rate_than_the_servers_through_the_api(secret_client, settings, field, setting):
     setattr(settings, setting, "600/m")
     keys_before = ApiKey.objects.count()
-    for too_high in ("1000000/s", "601/m", "11/s", "36001/h"):
+    for too_high in ("1000000/s", "601/m", "11/s", "36001/h", "36000/h", "8640000/d"):
         response = secret_client.post(KEYS, {"kind": "secret", field: too_high}, format="json")
         assert response.status_code == 400, too_high
         assert field in response.json()["fields"], response.json()
     assert ApiKey.objects.count() == keys_before
-    for allowed in ("600/m", "10/s", "1/2h", "36000/h"):
+    for allowed in ("600/m", "10/s", "1/2h", "300/30s"):
         response = secret_client.post(KEYS, {"kind": "secret", field: allowed}, format="json")
         assert response.status_code == 201, (allowed, response.json())
         assert response.json()["key"][field] == allowed
