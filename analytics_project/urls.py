@@ -6,6 +6,20 @@ from rest_framework.routers import SimpleRouter
 from analytics_project.health import HealthViewSet
 from analytics_project.metrics import metrics_view
 
+
+class SpectacularSwaggerGetView(SpectacularSwaggerView):
+    """GET (and HEAD) only: DRF would render an OPTIONS answer's metadata with the page's template renderer,
+    which has no template for it (a 500). A 405 renders as plain text."""
+
+    http_method_names = ["get", "head"]
+
+
+class SpectacularRedocGetView(SpectacularRedocView):
+    """As SpectacularSwaggerGetView: OPTIONS would answer the HTML page, not metadata."""
+
+    http_method_names = ["get", "head"]
+
+
 router = SimpleRouter(trailing_slash=False)
 router.register("health", HealthViewSet, basename="health")
 
@@ -17,8 +31,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dashboard/", include("reports.dashboard_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SpectacularSwaggerGetView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocGetView.as_view(url_name="schema"), name="redoc"),
     path("metrics", metrics_view, name="metrics"),
     *router.urls,
 ]

@@ -9,9 +9,10 @@ MESSAGE_ID_NAMESPACE = uuid.UUID("6b7e4a8e-3c0f-4d51-9a57-3f1b2e0c9d11")
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 
 
-def merge_context(batch_context, message: dict) -> dict:
-    """Batch-level context under the message's own: the message wins key by key."""
-    if not isinstance(batch_context, dict) or not batch_context:
+def merge_context(batch_context, message):
+    """Batch-level context under the message's own: the message wins key by key. A message that is not an
+    object is returned as it is, for ``to_native`` to reject."""
+    if not isinstance(batch_context, dict) or not batch_context or not isinstance(message, dict):
         return message
     own = message.get("context")
     return {**message, "context": {**batch_context, **(own if isinstance(own, dict) else {})}}

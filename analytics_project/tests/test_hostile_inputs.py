@@ -91,6 +91,13 @@ HOSTILE = {
         '{"event": "a", "userId": "u"}',
         {"basic": _basic(b"\xff\xfe:")},
     ),
+    "Segment batch of a number with a batch context": ("POST", "/v1/batch", '{"batch": [1], "context": {"a": 1}}', {}),
+    "Segment batch of non-objects with a batch context": (
+        "POST",
+        "/v1/batch",
+        '{"batch": [1, "x", null], "context": {"a": 1}}',
+        {},
+    ),
 }
 
 
