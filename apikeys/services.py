@@ -139,6 +139,8 @@ def api_key_touch(*, api_key: ApiKey, interval: timedelta = timedelta(minutes=1)
         if not is_database_outage(exc):
             raise
         logger.warning("last use of key %s not recorded: database unavailable", api_key.prefix)
-        return
-    api_key.last_used_at = now
+    else:
+        api_key.last_used_at = now
+    # Marked either way: with the database unreachable, every request would otherwise try the write
+    # again, and wait DB_CONNECT_TIMEOUT for it when the server does not answer at all.
     key_cache.mark_touched(api_key.lookup_id, seconds=int(interval.total_seconds()))

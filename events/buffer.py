@@ -12,6 +12,7 @@ with the reason, from which an operator replays them.
 """
 
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,13 +23,17 @@ from django.core.cache import caches
 
 from reports.cache import generation_bump_commands
 
+logger = logging.getLogger(__name__)
+
 STREAM = "uea:ingest"
 GROUP = "store"
 DEAD_LETTERS = "uea:ingest:dead"
 METRICS = "uea:ingest:metrics"
 
-# Refusing and appending in one round trip, atomically: a request is refused only if its entry was not
-# added, so a client told to retry cannot double an event the server kept.
+# Refusing and appending in one round trip, atomically: a request refused for a full buffer was not
+# added, so a client told to retry cannot double an event the server kept. (A reply lost to a timeout
+# is another matter: the request then stores its rows directly, and the worker's insert skips the
+# queued copy by its eventId.)
 _APPEND = """
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   redis.call('HINCRBY', KEYS[2], 'refused_buffer_full', 1)
@@ -124,12 +129,18 @@ def claim_stale(client: redis.Redis, *, consumer: str, idle_ms: int, count: int)
     return [Entry.from_fields(entry_id, fields) for entry_id, fields in claimed], [_text(i) for i in deleted]
 
 
-def delivery_counts(client: redis.Redis, entry_ids: list[str]) -> dict[str, int]:
-    """How many times each pending entry has been handed to a consumer (claims included)."""
+def delivery_counts(client: redis.Redis, entry_ids: list[str], *, consumer: str) -> dict[str, int]:
+    """How many times each of these entries, pending for ``consumer``, has been handed out (claims
+    included). By consumer: a range over the whole group would be filled with others' entries."""
     if not entry_ids:
         return {}
     pending = client.xpending_range(
-        STREAM, GROUP, min=min(entry_ids, key=_id_order), max=max(entry_ids, key=_id_order), count=len(entry_ids) * 2
+        STREAM,
+        GROUP,
+        min=min(entry_ids, key=_id_order),
+        max=max(entry_ids, key=_id_order),
+        count=len(entry_ids),
+        consumername=consumer,
     )
     wanted = set(entry_ids)
     return {_text(p["message_id"]): p["times_delivered"] for p in pending if _text(p["message_id"]) in wanted}
@@ -141,16 +152,28 @@ def _id_order(entry_id: str) -> tuple[int, int]:
 
 
 def finish(client: redis.Redis, entry_ids: list[str], counters: dict, *, app_ids: set[str]) -> None:
-    """After the commit, in one transaction: the entries leave the stream, the flush's figures join the
-    metrics, and each app that got new events has its cached reports invalidated, once a flush."""
-    pipeline = client.pipeline(transaction=True)
+    """After the commit, in one round trip: the entries leave the stream, then the flush's figures join
+    the metrics and each app that got new events has its cached reports invalidated, once a flush.
+
+    Not a MULTI: a Redis out of memory refuses a transaction that holds any write, while XDEL and XACK
+    alone, which free memory, still run. XDEL comes first: an entry deleted but still pending is
+    dropped from the group by the next XAUTOCLAIM, while one acknowledged but not deleted would sit
+    in the stream for ever, read as lag. Raises when the entries could not be removed; the figures
+    and the report-cache bumps are best effort.
+    """
+    pipeline = client.pipeline(transaction=False)
     if entry_ids:
-        pipeline.xack(STREAM, GROUP, *entry_ids)
         pipeline.xdel(STREAM, *entry_ids)
+        pipeline.xack(STREAM, GROUP, *entry_ids)
     add_counters(pipeline, counters)
     for app_id in app_ids:
         generation_bump_commands(pipeline, app_id)
-    pipeline.execute()
+    results = pipeline.execute(raise_on_error=False)
+    removal = results[:2] if entry_ids else []
+    if failed := next((result for result in removal if isinstance(result, Exception)), None):
+        raise failed
+    if any(isinstance(result, Exception) for result in results[len(removal) :]):
+        logger.warning("ingest figures or report cache bumps not recorded for a flush")
 
 
 def add_counters(pipeline, counters: dict) -> None:

@@ -96,7 +96,7 @@ def insert_storable(rows: list[tuple]) -> tuple[int, list[int]]:
     except DatabaseError as exc:
         if is_database_outage(exc):
             raise
-        logger.warning("a batch of %d events was refused (%s); storing them one by one", len(rows), _sqlstate(exc))
+        logger.warning("a batch of %d events was refused (%s); storing them one by one", len(rows), sqlstate(exc))
     inserted, refused = 0, []
     for position, row in enumerate(rows):
         try:
@@ -105,7 +105,7 @@ def insert_storable(rows: list[tuple]) -> tuple[int, list[int]]:
         except DatabaseError as exc:
             if is_database_outage(exc):
                 raise
-            logger.warning("an event was refused by the database (%s)", _sqlstate(exc))
+            logger.warning("an event was refused by the database (%s)", sqlstate(exc))
             refused.append(position)
     return inserted, refused
 
@@ -116,7 +116,7 @@ def _own_statement():
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
-def _sqlstate(exc: DatabaseError) -> str:
+def sqlstate(exc: DatabaseError) -> str:
     return getattr(exc.__cause__, "sqlstate", None) or exc.__class__.__name__
 
 
@@ -185,10 +185,16 @@ _COPY_ESCAPED = re.compile(r"\\(.)")
 _COPY_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
 
 
+def copy_lines(text: str) -> list[str]:
+    """The rows of COPY text, each with its newline. Split on \\n alone: str.splitlines() also splits
+    on characters such as U+2028 that COPY leaves as they are inside a value."""
+    return [line + "\n" for line in text.split("\n") if line]
+
+
 def copy_lines_column(text: str, column: str) -> list[str]:
     """One column of each row of COPY text, as the value it holds (the admin shows dead letters' names)."""
     position = COLUMNS.index(column)
-    values = (line.split("\t")[position] for line in text.splitlines())
+    values = (line.rstrip("\n").split("\t")[position] for line in copy_lines(text))
     return [_COPY_ESCAPED.sub(lambda match: _COPY_UNESCAPES.get(match[1], match[1]), value) for value in values]
 
 

@@ -9,6 +9,7 @@ once. Any number of workers run side by side as members of one consumer group.
 import logging
 import os
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,21 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
+CLAIM_BATCH = 100  # entries taken over from dead workers at a time
+# What the database refuses a row for: a bad value (22), a broken constraint (23), a limit such as an
+# index entry's size (54). Those rows become dead letters; any other error (a column a migration has
+# not added yet, a permission) is the server's, and the worker waits and tries the same rows again.
+_ROW_REFUSALS = frozenset({"22", "23", "54"})
+
+
+def _refuses_rows(exc: DatabaseError) -> bool:
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is not None and sqlstate[:2] in _ROW_REFUSALS
+
+
+def _backoff(seconds: float) -> float:
+    time.sleep(seconds)
+    return min(seconds * 2, BACKOFF_MAX_SECONDS)
 
 
 @dataclass
@@ -43,6 +59,9 @@ class IngestWorker:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._next_claim = 0.0
+        # Entries handed to this worker and not yet finished: the flush in hand and the one read ahead.
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
         buffer.ensure_group(self.client)
 
     def stop(self, *_signal) -> None:
@@ -56,17 +75,46 @@ class IngestWorker:
         The next flush's entries are read (in a thread) while this one's rows are inserted: reading and
         parsing a stream reply costs the worker as much time again as the database spends inserting
         (bench/buffered.py: 1.2 against 1.85 s for 50,000 one-row entries), and psycopg waits on the
-        server without holding the GIL.
+        server without holding the GIL. A second thread keeps the entries held claimed (below).
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-reader") as reader:
-            ahead = reader.submit(self._gather_or_wait)
-            while ahead is not None:
-                entries = ahead.result()  # once stopping, the read in flight returns at once: flushed too
-                if not entries and (self.stopping or (until_empty and not self.client.xlen(buffer.STREAM))):
-                    return
-                ahead = None if self.stopping else reader.submit(self._gather_or_wait)
-                if entries:
-                    self.flush(entries)
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._keep_claimed, args=(done,), name="ingest-claims", daemon=True)
+        heartbeat.start()
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-reader") as reader:
+                ahead = reader.submit(self._gather_or_wait)
+                while ahead is not None:
+                    entries = ahead.result()  # once stopping, the read in flight returns at once: flushed too
+                    if not entries and (self.stopping or (until_empty and not self.client.xlen(buffer.STREAM))):
+                        return
+                    ahead = None if self.stopping else reader.submit(self._gather_or_wait)
+                    if entries:
+                        self.flush(entries)
+        finally:
+            done.set()
+
+    def _keep_claimed(self, done: threading.Event) -> None:
+        """Reset the idle time of the entries held, without counting a delivery (XCLAIM JUSTID), a few
+        times per INGEST_CLAIM_IDLE_MS: a flush waiting on a lock or an outage is not taken over, nor
+        dead-lettered as worn out, by another worker or by this one's own claim of idle entries."""
+        while not done.wait(settings.INGEST_CLAIM_IDLE_MS / 1000 / 3):
+            with self._held_lock:
+                held = list(self._held)
+            if not held:
+                continue
+            try:
+                self.client.xclaim(buffer.STREAM, buffer.GROUP, self.consumer, 0, held, justid=True)
+            except redis.RedisError as exc:  # Redis down: the entries stay pending, for whoever is up first
+                logger.warning("could not keep held entries claimed: %s", exc.__class__.__name__)
+
+    def _hold(self, entries: list[buffer.Entry]) -> list[buffer.Entry]:
+        with self._held_lock:
+            self._held.update(entry.id for entry in entries)
+        return entries
+
+    def _release(self, entry_ids: list[str]) -> None:
+        with self._held_lock:
+            self._held.difference_update(entry_ids)
 
     def _gather_or_wait(self) -> list[buffer.Entry]:
         """gather(), riding out Redis restarts: a stream deleted under a blocked read (NOGROUP) has its
@@ -81,14 +129,13 @@ class IngestWorker:
                 buffer.ensure_group(self.client)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 logger.warning("ingest queue unreachable (%s); retrying in %.1f s", exc.__class__.__name__, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                backoff = _backoff(backoff)
         return []
 
     def gather(self) -> list[buffer.Entry]:
         """Entries to store together: taken over from dead workers first, then new ones, until
         INGEST_FLUSH_ROWS rows are in hand or INGEST_FLUSH_MS has passed since waiting began."""
-        entries = self._claim_stale()
+        entries = self._hold(self._claim_stale())
         rows = sum(entry.count for entry in entries)
         deadline = time.monotonic() + settings.INGEST_FLUSH_MS / 1000
         while rows < settings.INGEST_FLUSH_ROWS and not self.stopping:
@@ -99,7 +146,7 @@ class IngestWorker:
             # the rows per entry seen so far say still fit, so a flush of batches stays near its size.
             rows_per_entry = rows / len(entries) if entries else None
             count = 1 if rows_per_entry is None else max(1, int((settings.INGEST_FLUSH_ROWS - rows) / rows_per_entry))
-            batch = buffer.read_new(self.client, consumer=self.consumer, count=count, block_ms=remaining_ms)
+            batch = self._hold(buffer.read_new(self.client, consumer=self.consumer, count=count, block_ms=remaining_ms))
             if not batch:
                 break
             entries += batch
@@ -112,9 +159,11 @@ class IngestWorker:
             return []
         self._next_claim = now + settings.INGEST_CLAIM_IDLE_MS / 1000 / 2
         claimed, _deleted = buffer.claim_stale(
-            self.client, consumer=self.consumer, idle_ms=settings.INGEST_CLAIM_IDLE_MS, count=1000
+            self.client, consumer=self.consumer, idle_ms=settings.INGEST_CLAIM_IDLE_MS, count=CLAIM_BATCH
         )
-        deliveries = buffer.delivery_counts(self.client, [entry.id for entry in claimed])
+        with self._held_lock:
+            claimed = [entry for entry in claimed if entry.id not in self._held]  # its own, already in hand
+        deliveries = buffer.delivery_counts(self.client, [entry.id for entry in claimed], consumer=self.consumer)
         keep, worn_out = [], []
         for entry in claimed:
             times = deliveries.get(entry.id, 1)
@@ -128,8 +177,8 @@ class IngestWorker:
         return [entry for entry, _ in keep]
 
     def flush(self, entries: list[buffer.Entry]) -> Flush:
-        """Store the entries in one transaction, then delete them from the stream; while the database is
-        unreachable, try again with backoff, holding on to them (and keeping them claimed)."""
+        """Store the entries in one transaction, then delete them from the stream. While the database is
+        unreachable, or fails for a reason of its own rather than the rows', try again with backoff."""
         backoff = BACKOFF_START_SECONDS
         while True:
             started = time.monotonic()
@@ -137,13 +186,12 @@ class IngestWorker:
                 flush = self._store(entries)
                 break
             except DatabaseError as exc:
-                if not is_database_outage(exc):
-                    raise
-                logger.warning("event store unavailable (%s); retrying in %.1f s", exc.__class__.__name__, backoff)
-                connection.close()
-                self._keep_claimed(entries)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                if _refuses_rows(exc):
+                    raise  # _store handles these; one here is a bug, and must not loop forever
+                logger.warning("event store unavailable (%s); retrying in %.1f s", store.sqlstate(exc), backoff)
+                if not connection.in_atomic_block:  # a connection the outage broke; a caller's stays
+                    connection.close()
+                backoff = _backoff(backoff)
         self._finish(flush, seconds=time.monotonic() - started)
         return flush
 
@@ -153,9 +201,11 @@ class IngestWorker:
             with transaction.atomic():
                 flush.stored = store.insert_copy_text("".join(entry.rows for entry in entries))
         except DatabaseError as exc:
-            if is_database_outage(exc):
+            if is_database_outage(exc) or not _refuses_rows(exc):
                 raise
-            logger.warning("a flush of %d rows was refused (%s); storing entry by entry", flush.rows, exc)
+            logger.warning(
+                "a flush of %d rows was refused (%s); storing entry by entry", flush.rows, store.sqlstate(exc)
+            )
             self._store_one_by_one(flush)
         return flush
 
@@ -169,31 +219,39 @@ class IngestWorker:
                         flush.stored += store.insert_copy_text(entry.rows)
                     continue
                 except DatabaseError as exc:
-                    if is_database_outage(exc):
+                    if is_database_outage(exc) or not _refuses_rows(exc):
                         raise
-                for line in entry.rows.splitlines(keepends=True):  # escaped: a row's text holds no newline
+                for line in store.copy_lines(entry.rows):
                     try:
                         with transaction.atomic():
                             flush.stored += store.insert_copy_text(line)
                     except DatabaseError as exc:
-                        if is_database_outage(exc):
+                        if is_database_outage(exc) or not _refuses_rows(exc):
                             raise
                         flush.dead.append((entry, line, 1, str(exc).strip()))
 
-    def _keep_claimed(self, entries: list[buffer.Entry]) -> None:
-        # Resets their idle time without counting a delivery, so no other worker takes them over, nor
-        # dead-letters them as worn out, while this one waits for the database.
-        try:
-            self.client.xclaim(buffer.STREAM, buffer.GROUP, self.consumer, 0, [e.id for e in entries], justid=True)
-        except Exception as exc:  # Redis down too: the entries stay pending, claimed by whoever is up first
-            logger.warning("could not keep entries claimed: %s", exc.__class__.__name__)
-
     def _finish(self, flush: Flush, *, seconds: float) -> None:
-        for entry, rows_text, count, reason in flush.dead:
-            buffer.dead_letter(self.client, entry=entry, rows_text=rows_text, count=count, reason=reason)
+        """Dead letters, then the entries out of the stream. The rows are committed: a Redis outage now
+        is waited out, so they are not taken over and stored again (unless the worker is told to stop:
+        then another worker's insert of the same rows skips them)."""
         dead_rows = sum(count for _, _, count, _ in flush.dead)
         counters = metrics.flush_counters(
             rows=flush.rows, seconds=seconds, stored=flush.stored, duplicates=flush.rows - flush.stored - dead_rows
         )
         apps = {entry.app_id for entry in flush.entries} if flush.stored else set()
-        buffer.finish(self.client, [entry.id for entry in flush.entries], counters, app_ids=apps)
+        entry_ids = [entry.id for entry in flush.entries]
+        backoff = BACKOFF_START_SECONDS
+        while True:
+            try:
+                for entry, rows_text, count, reason in flush.dead:
+                    buffer.dead_letter(self.client, entry=entry, rows_text=rows_text, count=count, reason=reason)
+                flush.dead = []
+                buffer.finish(self.client, entry_ids, counters, app_ids=apps)
+                break
+            except redis.RedisError as exc:
+                if self.stopping:
+                    logger.error("stopping with %d stored entries not acknowledged: %s", len(entry_ids), exc)
+                    break
+                logger.warning("ingest queue unreachable after a commit (%s); retrying", exc.__class__.__name__)
+                backoff = _backoff(backoff)
+        self._release(entry_ids)

@@ -143,4 +143,5 @@ def test_docker_compose_runs_the_worker_beside_web_and_redis_with_an_append_only
     assert web["environment"]["INGEST_MODE"] == "buffered"
     options = dict(zip(redis_command[1::2], redis_command[2::2], strict=True))
     assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
-    assert options["--maxmemory-policy"] == "noeviction"  # an evicted stream entry is a lost event
+    # Only keys with an expiry (caches, counters) may go: an evicted stream entry is a lost event.
+    assert options["--maxmemory-policy"] == "volatile-lru"

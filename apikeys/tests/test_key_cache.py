@@ -3,10 +3,11 @@ local memory is one shared cache within the single test process, as Redis is acr
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from apikeys import key_cache, keys, services
@@ -153,3 +154,23 @@ def test_a_forged_key_with_another_keys_lookup_id_does_not_use_up_that_keys_limi
     assert {forger.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(6)} <= {401, 429}
 
     assert [client.post(COLLECT, {"event": "e"}, format="json").status_code for _ in range(3)] == [201, 201, 429]
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a server runs: no test transaction to break
+def test_a_cached_key_works_and_tries_its_use_once_a_minute_while_the_database_is_down(client_for, registered):
+    """The last-use write is the one query a cached key makes: with the database down it is logged and
+    skipped, and not tried again by every request (each would wait DB_CONNECT_TIMEOUT for a silent host)."""
+    client = client_for(registered.secret_key.raw)
+    key_cache.store(api_key_authenticate(raw_key=registered.secret_key.raw))
+    attempts = []
+
+    def database_down(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and "last_used_at" in sql:
+            attempts.append(sql)
+            raise OperationalError("server closed the connection") from psycopg.errors.AdminShutdown("terminating")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(database_down):
+        statuses = [client.get(KEYS).status_code for _ in range(3)]
+    assert statuses == [200] * 3
+    assert len(attempts) == 1

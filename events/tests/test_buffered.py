@@ -5,7 +5,10 @@ import logging
 import random
 import uuid
 
+from django.db import connection
+
 from events import buffer, metrics, store
+from events import worker as worker_module
 from events.models import Event
 from events.tests.conftest import UNINDEXABLE_PATH, make_event
 from events.worker import IngestWorker
@@ -167,3 +170,35 @@ def test_a_worker_rides_out_its_stream_being_deleted_under_it(ingest_buffer, reg
     _queue_entries(ingest_buffer, registered, entries=2, rows_each=3)
     worker.run(until_empty=True)
     assert Event.objects.count() == 6
+
+
+def test_rows_split_on_newlines_alone_whatever_else_a_value_holds(registered):
+    names = ["line\u2028separator", "form\x0cfeed", "tab\tand\nnewline"]
+    text = "".join(_row(registered, name) for name in names)
+    assert len(store.copy_lines(text)) == 3
+    assert store.copy_lines_column(text, "name") == names
+
+
+def test_a_failure_of_the_server_not_the_rows_is_retried_not_dead_lettered(ingest_buffer, registered, monkeypatch):
+    """A column a migration has not added yet (42703) is no reason to give the rows up."""
+    _append(ingest_buffer, registered, [_row(registered, "waits for the migration")])
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE events_event RENAME COLUMN locale TO locale_not_yet")
+
+    def migrate_then_wait(seconds):
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE events_event RENAME COLUMN locale_not_yet TO locale")
+        return seconds
+
+    monkeypatch.setattr(worker_module, "_backoff", migrate_then_wait)
+    IngestWorker(ingest_buffer, consumer="test-worker").run(until_empty=True)
+    assert Event.objects.get().name == "waits for the migration"
+    assert buffer.dead_letters(ingest_buffer) == []
+
+
+def test_delivery_counts_are_read_for_the_consumer_among_everyone_elses(ingest_buffer, registered):
+    _queue_entries(ingest_buffer, registered, entries=10, rows_each=1)
+    buffer.ensure_group(ingest_buffer)
+    ids = [entry.id for entry in buffer.read_new(ingest_buffer, consumer="other", count=10, block_ms=1)]
+    ingest_buffer.xclaim(buffer.STREAM, buffer.GROUP, "me", 0, [ids[0], ids[-1]])  # a second delivery each
+    assert buffer.delivery_counts(ingest_buffer, [ids[0], ids[-1]], consumer="me") == {ids[0]: 2, ids[-1]: 2}

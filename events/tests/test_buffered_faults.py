@@ -55,11 +55,11 @@ def _environment(database_url: str, **extra) -> dict:
     }
 
 
-def _worker(database_url: str, *arguments: str) -> subprocess.Popen:
+def _worker(database_url: str, *arguments: str, **settings_env) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "ingest_worker", *arguments],
         cwd=ROOT,
-        env=_environment(database_url),
+        env=_environment(database_url, **settings_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -136,6 +136,24 @@ def test_sigterm_finishes_the_flush_in_hand_before_the_worker_exits(queued_clien
     assert Event.objects.count() == 500
     client = buffer.web_client()
     assert (client.xlen(buffer.STREAM), client.xpending(buffer.STREAM, buffer.GROUP)["pending"]) == (0, 0)
+
+
+def test_a_flush_held_up_past_the_claim_timeout_is_not_taken_back_nor_stored_twice(queued_client, locked_events_table):
+    events = _queue(queued_client, 600)  # six entries: a flush of two in hand, two more read ahead
+    worker = _worker(_url(connection.settings_dict), INGEST_FLUSH_ROWS="200")
+    try:
+        _wait_for(_insert_waiting, seconds=20, what="the worker's INSERT to wait on the lock")
+        time.sleep(3.5)  # more than three claim timeouts (INGEST_CLAIM_IDLE_MS=1000)
+        locked_events_table.rollback()
+        client = buffer.web_client()
+        _wait_for(lambda: not client.xlen(buffer.STREAM), seconds=30, what="the stream to empty")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert Event.objects.count() == len(events)
+    figures = buffer.web_client().hgetall(buffer.METRICS)
+    assert (int(figures[b"stored"]), int(figures.get(b"duplicates", 0))) == (600, 0)  # none handled twice
+    assert buffer.dead_letters(buffer.web_client()) == []
 
 
 # A database outage, for real: a PostgreSQL cluster of the test's own, stopped and started again -----------
