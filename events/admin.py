@@ -14,6 +14,8 @@ from apikeys.selectors import apps_visible_to
 from events import buffer, store
 from events.models import DeadLetter, Event
 
+SHOWN = 100  # dead letters on the admin page
+
 
 @admin.register(Event)
 class EventAdmin(AppScopedAdmin):
@@ -81,16 +83,22 @@ class DeadLetterAdmin(admin.ModelAdmin):
         return self._page(request, context, letters=letters, total=total)
 
     def _visible_letters(self, request, client) -> tuple[list[dict], int]:
-        letters = buffer.dead_letters(client)
-        apps = {
-            str(app.pk): app for app in apps_visible_to(user=request.user).filter(pk__in={x.app_id for x in letters})
-        }
-        visible = [
-            {"letter": letter, "app": apps[letter.app_id], "events": _event_names(letter), "at": _entry_time(letter.id)}
-            for letter in letters
-            if letter.app_id in apps
-        ]
-        return visible, client.xlen(buffer.DEAD_LETTERS)
+        """The oldest SHOWN dead letters of the apps the user may see, and how many of theirs there are: read
+        through the whole stream, so another app's letters, however many, hide none of theirs."""
+        visible_apps = apps_visible_to(user=request.user)
+        apps: dict[str, object] = {}  # app id -> the app, or None when the user may not see it
+        shown, total = [], 0
+        for letter in buffer.iter_dead_letters(client):
+            if letter.app_id not in apps:
+                apps[letter.app_id] = visible_apps.filter(pk=letter.app_id).first()
+            app = apps[letter.app_id]
+            if app is None:
+                continue
+            total += 1
+            if len(shown) < SHOWN:
+                at = datetime.fromtimestamp(buffer.entry_time(letter.id), tz=UTC)
+                shown.append({"letter": letter, "app": app, "events": _event_names(letter), "at": at})
+        return shown, total
 
     def _replay(self, request, client, letters: list[dict]):
         chosen = set(request.POST.getlist("ids")) & {item["letter"].id for item in letters}
@@ -109,8 +117,3 @@ class DeadLetterAdmin(admin.ModelAdmin):
 def _event_names(letter: buffer.DeadLetter) -> str:
     names = store.copy_lines_column(letter.rows, "name")
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-
-def _entry_time(entry_id: str):
-    # A stream entry's id starts with the Unix time in milliseconds at which it was added.
-    return datetime.fromtimestamp(int(entry_id.partition("-")[0]) / 1000, tz=UTC)

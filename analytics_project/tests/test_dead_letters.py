@@ -89,6 +89,25 @@ def test_staff_who_see_events_see_their_apps_dead_letters_and_cannot_replay_them
     assert ingest_buffer.xlen(buffer.DEAD_LETTERS) == 2
 
 
+def test_another_apps_hundred_and_one_dead_letters_hide_none_of_the_operators(
+    client, ingest_buffer, other_app, registered
+):
+    def letter(app, reason):
+        entry = buffer.Entry(id="0-1", app_id=str(app.app.pk), rows="", count=1)
+        buffer.dead_letter(ingest_buffer, entry=entry, rows_text="", count=1, reason=reason)
+
+    for _ in range(101):  # oldest first: more than one page of the admin's
+        letter(other_app, "other app's letter")
+    letter(registered, "the operator's letter")
+    operator = _staff("operator", "view_event")
+    registered.app.operators.add(operator)
+    client.force_login(operator)
+    page = client.get(PAGE).content.decode()
+    assert "the operator&#x27;s letter" in page and registered.app.name in page, page
+    assert "other app" not in page and other_app.app.name not in page
+    assert "1 shown of 1." in page
+
+
 def test_staff_who_cannot_see_events_cannot_see_dead_letters(client, db):
     client.force_login(_staff("key-keeper", "view_app", "view_apikey"))
     assert client.get(PAGE).status_code == 403
