@@ -11,7 +11,7 @@ import re
 from contextlib import nullcontext
 from datetime import datetime
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from analytics_project.errors import is_database_outage
 from events.models import Event
@@ -162,6 +162,7 @@ _CREATE_STAGING = (
     "WITH NO DATA"
 )
 _COPY_TO_STAGING = f"COPY {_STAGING} ({_COLUMN_LIST}) FROM STDIN"
+_COPY_TO_EVENTS = f'COPY "{_TABLE}" ({_COLUMN_LIST}) FROM STDIN'
 # Emptying the staging table in the statement that reads it, so savepoints need not clean up after it.
 _STAGING_INSERT = (
     f"WITH moved AS (DELETE FROM {_STAGING} RETURNING {_COLUMN_LIST}) "  # noqa: S608  (fixed identifiers)
@@ -199,11 +200,24 @@ def copy_lines_column(text: str, column: str) -> list[str]:
 
 
 def insert_copy_text(text: str) -> int:
-    """Insert rows given as COPY text, through a temporary staging table; returns how many were new.
-    Needs a transaction (the staging table empties on commit); the worker holds one."""
+    """Insert rows given as COPY text; returns how many were new. Needs a transaction (the worker's).
+
+    Straight into the table first, as fast as a raw COPY: a flush rarely holds an event already
+    stored. If one does, the unique index refuses the whole COPY; the rows then go through a
+    temporary staging table and INSERT ... SELECT ... ON CONFLICT DO NOTHING, which skips it.
+    """
     with connection.cursor() as cursor:
+        try:
+            # A savepoint, so the refused COPY leaves the transaction usable; psycopg's own cursor copies,
+            # so its errors are wrapped into Django's as every other query's are.
+            with transaction.atomic(), connection.wrap_database_errors, cursor.cursor.copy(_COPY_TO_EVENTS) as copy:
+                copy.write(text)
+            return cursor.cursor.rowcount
+        except IntegrityError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "23505":  # unique_violation: a duplicate
+                raise
         cursor.execute(_CREATE_STAGING)
-        with cursor.cursor.copy(_COPY_TO_STAGING) as copy:
+        with connection.wrap_database_errors, cursor.cursor.copy(_COPY_TO_STAGING) as copy:
             copy.write(text)
         cursor.execute(_STAGING_INSERT)
         return len(cursor.fetchall())

@@ -90,7 +90,7 @@ def queued_client(settings, client_for, registered):
 
 @pytest.fixture
 def locked_events_table():
-    """Another session holds the events table: a worker's INSERT waits on it, mid-flush, until released."""
+    """Another session holds the events table: a worker's COPY waits on it, mid-flush, until released."""
     with psycopg.connect(_url(connection.settings_dict)) as holder:
         holder.execute("LOCK TABLE events_event IN EXCLUSIVE MODE")
         yield holder
@@ -100,8 +100,8 @@ def locked_events_table():
 def _insert_waiting() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-            ['%INSERT INTO "events_event"%'],
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ~ %s",
+            ['(COPY|INSERT INTO) "events_event"'],
         )
         return cursor.fetchone()[0] > 0
 
@@ -110,7 +110,7 @@ def test_a_worker_killed_mid_flush_loses_nothing_and_doubles_nothing(queued_clie
     events = _queue(queued_client, 3000)
     database_url = _url(connection.settings_dict)
     victim = _worker(database_url)
-    _wait_for(_insert_waiting, seconds=20, what="the worker's INSERT to wait on the lock")
+    _wait_for(_insert_waiting, seconds=20, what="the worker's COPY to wait on the lock")
     victim.send_signal(signal.SIGKILL)  # mid-flush: entries read and held, rows not committed
     victim.wait(timeout=10)
     locked_events_table.rollback()
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_flush_loses_nothing_and_doubles_nothing(queued_clie
 def test_sigterm_finishes_the_flush_in_hand_before_the_worker_exits(queued_client, locked_events_table):
     _queue(queued_client, 500)
     worker = _worker(_url(connection.settings_dict))
-    _wait_for(_insert_waiting, seconds=20, what="the worker's INSERT to wait on the lock")
+    _wait_for(_insert_waiting, seconds=20, what="the worker's COPY to wait on the lock")
     worker.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     assert worker.poll() is None  # still finishing its flush
@@ -142,7 +142,7 @@ def test_a_flush_held_up_past_the_claim_timeout_is_not_taken_back_nor_stored_twi
     events = _queue(queued_client, 600)  # six entries: a flush of two in hand, two more read ahead
     worker = _worker(_url(connection.settings_dict), INGEST_FLUSH_ROWS="200")
     try:
-        _wait_for(_insert_waiting, seconds=20, what="the worker's INSERT to wait on the lock")
+        _wait_for(_insert_waiting, seconds=20, what="the worker's COPY to wait on the lock")
         time.sleep(3.5)  # more than three claim timeouts (INGEST_CLAIM_IDLE_MS=1000)
         locked_events_table.rollback()
         client = buffer.web_client()
