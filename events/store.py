@@ -173,8 +173,8 @@ _STAGING_INSERT = (
 
 def row_copy_line(row: tuple) -> str:
     """A row as a line of COPY's text format, the form the ingestion buffer holds rows in: PostgreSQL
-    reads it faster than anything else (bench/buffered.py: a worker's COPY into a staging table and
-    INSERT ... SELECT stored 1.78x the rows a second of json_populate_recordset)."""
+    reads it faster than anything else (bench/buffered.py: a worker draining one-row entries stores
+    73% of a raw COPY's rows a second, 1.47x what json_populate_recordset stores of the same flushes)."""
     return "\t".join("\\N" if value is None else _copy_text(value) for value in row) + "\n"
 
 
