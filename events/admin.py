@@ -17,8 +17,21 @@ from events.models import DeadLetter, Event
 SHOWN = 100  # dead letters on the admin page
 
 
+class ReadOnly:
+    """Nothing added, changed or deleted from the admin: events are history, dead letters are replayed."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Event)
-class EventAdmin(AppScopedAdmin):
+class EventAdmin(ReadOnly, AppScopedAdmin):
     """Read-only: events are history. Removing them is `purge_events`' job, with a dry run."""
 
     list_display = ["name", "app", "timestamp", "distinct_id", "device_type", "browser", "path", "source"]
@@ -31,32 +44,14 @@ class EventAdmin(AppScopedAdmin):
     show_full_result_count = False  # a second COUNT(*) over millions of rows on every page view
     list_per_page = 50
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(ReadOnly, admin.ModelAdmin):
     """One page over the dead-letter stream in Redis: who may see events sees it (their apps' letters
     only, as with events); replaying takes superuser or events.replay_deadletter."""
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("events.view_event")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         # Only the list: the add, change, delete and history pages would read a table that does not exist.
