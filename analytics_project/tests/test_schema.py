@@ -165,3 +165,13 @@ def test_collect_documents_both_of_its_400_bodies(db, secret_client):
         answer = secret_client.post("/api/analytics/collect", body, format="json").json()
         assert answer["code"] == code
         assert set(shape["required"]) <= set(answer) <= set(shape["properties"]), answer
+
+
+def test_collect_documents_the_202_that_buffered_mode_answers_in_its_shape(ingest_buffer, secret_client):
+    schema = _schema()
+    documented = _resolve(schema, _documented(schema, "post", "/api/analytics/collect", "202")["schema"])
+    response = secret_client.post("/api/analytics/collect", {"event": "signup", "userId": "u_1"}, format="json")
+    assert response.status_code == 202
+    assert set(response.json()) == set(documented["properties"]) == {"queued", "rejected", "warnings"}
+    assert set(documented["required"]) == {"queued", "rejected", "warnings"}
+    assert "503" in schema["paths"]["/api/analytics/collect"]["post"]["responses"]  # and a full queue's
