@@ -122,11 +122,11 @@ def read_new(client: redis.Redis, *, consumer: str, count: int, block_ms: int) -
     return [Entry.from_fields(entry_id, fields) for _stream, entries in reply or [] for entry_id, fields in entries]
 
 
-def claim_stale(client: redis.Redis, *, consumer: str, idle_ms: int, count: int) -> tuple[list[Entry], list[str]]:
+def claim_stale(client: redis.Redis, *, consumer: str, idle_ms: int, count: int) -> list[Entry]:
     """Entries another consumer was given and has not finished for ``idle_ms`` (it died, or hangs):
-    taken over by this one. Returns them and the ids of claimed entries already deleted."""
-    _next, claimed, deleted = client.xautoclaim(STREAM, GROUP, consumer, min_idle_time=idle_ms, count=count)
-    return [Entry.from_fields(entry_id, fields) for entry_id, fields in claimed], [_text(i) for i in deleted]
+    taken over by this one. Those already deleted (stored, not yet acknowledged) Redis drops itself."""
+    _next, claimed, _deleted = client.xautoclaim(STREAM, GROUP, consumer, min_idle_time=idle_ms, count=count)
+    return [Entry.from_fields(entry_id, fields) for entry_id, fields in claimed]
 
 
 def delivery_counts(client: redis.Redis, entry_ids: list[str], *, consumer: str) -> dict[str, int]:
@@ -248,7 +248,10 @@ class BufferStatus:
     workers_seen: int
 
 
-def buffer_status(client: redis.Redis, *, seen_within_ms: int = 60_000) -> BufferStatus:
+WORKER_SEEN_WITHIN_MS = 60_000  # "workers seen in the last minute"
+
+
+def buffer_status(client: redis.Redis) -> BufferStatus:
     pipeline = client.pipeline(transaction=False)
     pipeline.xlen(STREAM)
     pipeline.xrange(STREAM, count=1)
@@ -260,5 +263,5 @@ def buffer_status(client: redis.Redis, *, seen_within_ms: int = 60_000) -> Buffe
     except redis.ResponseError:  # no group yet: no worker has ever started
         pending, consumers = 0, []
     oldest = max(0.0, time.time() - entry_time(first[0][0])) if first else 0.0
-    seen = sum(1 for consumer in consumers if consumer.get("idle", seen_within_ms) < seen_within_ms)
+    seen = sum(1 for consumer in consumers if consumer.get("idle", WORKER_SEEN_WITHIN_MS) < WORKER_SEEN_WITHIN_MS)
     return BufferStatus(length=length, pending=pending, oldest_age_seconds=oldest, dead_letters=dead, workers_seen=seen)

@@ -158,7 +158,7 @@ class IngestWorker:
         if now < self._next_claim:
             return []
         self._next_claim = now + settings.INGEST_CLAIM_IDLE_MS / 1000 / 2
-        claimed, _deleted = buffer.claim_stale(
+        claimed = buffer.claim_stale(
             self.client, consumer=self.consumer, idle_ms=settings.INGEST_CLAIM_IDLE_MS, count=CLAIM_BATCH
         )
         with self._held_lock:
