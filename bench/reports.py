@@ -52,8 +52,8 @@ from apikeys import services  # noqa: E402
 from apikeys.keys import KeyKind  # noqa: E402
 from apikeys.models import App  # noqa: E402
 from bench.rows import COLUMNS  # noqa: E402
+from events.generation import app_generation_bump  # noqa: E402
 from reports import selectors  # noqa: E402
-from reports.cache import app_generation_bump  # noqa: E402
 from reports.params import report_window  # noqa: E402
 
 APP_NAME = "bench reports"

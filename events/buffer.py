@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from django.core.cache import caches
 
-from reports.cache import generation_bump_commands
+from events.generation import generation_bump_commands
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django_redis.cache import RedisCache
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from events import buffer
-from reports.cache import app_generation_bump, generation_bump_commands
+from events.generation import app_generation_bump, generation_bump_commands
 
 logger = logging.getLogger(__name__)
 

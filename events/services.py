@@ -24,9 +24,9 @@ from events.enrichment import (
     url_facts,
     user_agent_facts,
 )
+from events.generation import app_generation_bump
 from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
-from reports.cache import app_generation_bump
 
 logger = logging.getLogger(__name__)
 

@@ -4,60 +4,16 @@ ingest bumps that number, so old entries simply stop being read and expire on th
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django_redis.cache import RedisCache
+from django.core.cache import cache
+
+from events.generation import app_generation
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _generation_key(app_id) -> str:
-    return f"reports:generation:{app_id}"
-
-
-def app_generation(app_id) -> int:
-    key = _generation_key(app_id)
-    generation = cache.get(key)
-    if generation is None:
-        # Start from the clock, not 1: if Redis evicted the counter, a restart at 1 could meet old
-        # entries still cached under small numbers and serve them as fresh.
-        cache.add(key, time.time_ns(), timeout=None)
-        generation = cache.get(key)
-    return generation
-
-
-def generation_bump_commands(pipeline, app_id) -> None:
-    """Add an app's bump to a Redis pipeline, so a caller with more to send makes one round trip.
-
-    SET NX + INCR cost Redis a sixth of the Lua script django-redis's incr() runs (INFO commandstats:
-    1.1 against 6.5 µs a call), and every ingest request bumps.
-    """
-    counter = caches["default"].client.make_key(_generation_key(app_id))
-    pipeline.set(counter, time.time_ns(), nx=True)
-    pipeline.incr(counter)
-
-
-def app_generation_bump(app_id) -> None:
-    """Called after new data for an app is committed. Fails open: a dead cache holds nothing stale."""
-    key = _generation_key(app_id)
-    store = caches["default"]
-    try:
-        if isinstance(store, RedisCache):
-            pipeline = store.client.get_client(write=True).pipeline(transaction=False)
-            generation_bump_commands(pipeline, app_id)
-            pipeline.execute()
-            return
-        try:
-            store.incr(key)
-        except ValueError:  # no counter yet: nothing cached under it either
-            store.add(key, time.time_ns(), timeout=None)
-    except Exception as exc:  # any cache client error
-        logger.warning("report cache generation not bumped for app %s: %s", app_id, exc.__class__.__name__)
 
 
 def report_cache_key(*, app_id, generation: int, endpoint: str, params: dict) -> str:

@@ -1,5 +1,5 @@
+from events.generation import app_generation
 from events.tests.conftest import make_event
-from reports.cache import app_generation
 
 
 def test_an_ingest_bumps_its_apps_report_generation_and_no_other(collect, registered, other_app):

@@ -7,10 +7,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apikeys.models import App
+from events.generation import app_generation
 from events.models import Event
 from events.tests.conftest import make_event
 from reports import behaviour
-from reports.cache import app_generation
 
 
 def run(*args) -> str:
