@@ -1,4 +1,4 @@
-"""Latency of the behavioural reports (reports/behaviour.py) in-process, beside the same SQL through psycopg.
+"""Latency of the behavioural reports (reports/queries/) in-process, beside the same SQL through psycopg.
 
     .venv/bin/python bench/behaviour.py [--runs 20] [--reload]
 
@@ -23,6 +23,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,8 +40,9 @@ from django.utils import timezone  # noqa: E402
 from apikeys import services  # noqa: E402
 from apikeys.models import App  # noqa: E402
 from bench.rows import COLUMNS  # noqa: E402
-from reports import behaviour  # noqa: E402
-from reports.behaviour import FunnelFilter, FunnelStep  # noqa: E402
+from reports.params import Window  # noqa: E402
+from reports.queries import funnels, journeys, live, retention  # noqa: E402
+from reports.queries.funnels import FunnelFilter, FunnelStep  # noqa: E402
 
 APP_NAME = "bench behaviour"
 OTHER_APP_NAME = "bench behaviour other"
@@ -195,7 +197,7 @@ def main() -> None:
     now = timezone.now()
     user, user_events = _heaviest_user(app)
     last_event = _last_event_at(app)
-    journey_first = behaviour.journey(app=app, distinct_id=user, cursor=None, limit=1000)
+    journey_first = journeys.journey(app_id=app.pk, distinct_id=user, cursor=None, limit=1000)
     three_steps = [FunnelStep("page_view"), FunnelStep("signup"), FunnelStep("purchase")]
     reordered_steps = [FunnelStep("signup"), FunnelStep("page_view"), FunnelStep("purchase")]
     repeated_steps = [FunnelStep("page_view"), FunnelStep("page_view"), FunnelStep("purchase")]
@@ -204,69 +206,71 @@ def main() -> None:
         FunnelStep("add_to_cart", [FunnelFilter("metadata.plan", "in", ["pro", "team"])]),
         FunnelStep("purchase"),
     ]
-    month = {"start": now - timedelta(days=30), "end": now}
-    retention_range = {"start": now - timedelta(weeks=8), "end": now, "tz": APP_TIMEZONE, "now": now}
+    month = {"app_id": app.pk, "window": Window(now - timedelta(days=30), now, ZoneInfo("UTC"))}
+    retention_range = {
+        "app_id": app.pk,
+        "window": Window(now - timedelta(weeks=8), now, ZoneInfo(APP_TIMEZONE)),
+        "now": now,
+    }
     cases = [
         (
             "funnel: 3 steps, 30 days, 14-day window",
-            lambda: behaviour.funnel(app=app, steps=three_steps, window_seconds=14 * 86400, **month),
+            lambda: funnels.funnel(steps=three_steps, window_seconds=14 * 86400, **month),
             300,
         ),
         (
             "funnel: same, breakdown by browser",
-            lambda: behaviour.funnel(
-                app=app, steps=three_steps, window_seconds=14 * 86400, breakdown="browser", **month
-            ),
+            lambda: funnels.funnel(steps=three_steps, window_seconds=14 * 86400, breakdown="browser", **month),
             None,
         ),
         (
             "funnel: signup -> page_view -> purchase",
-            lambda: behaviour.funnel(app=app, steps=reordered_steps, window_seconds=14 * 86400, **month),
+            lambda: funnels.funnel(steps=reordered_steps, window_seconds=14 * 86400, **month),
             None,
         ),
         (
             "funnel: page_view -> page_view -> purchase",
-            lambda: behaviour.funnel(app=app, steps=repeated_steps, window_seconds=14 * 86400, **month),
+            lambda: funnels.funnel(steps=repeated_steps, window_seconds=14 * 86400, **month),
             None,
         ),
         (
             "funnel: 3 steps with column + metadata filters",
-            lambda: behaviour.funnel(app=app, steps=filtered_steps, window_seconds=86400, **month),
+            lambda: funnels.funnel(steps=filtered_steps, window_seconds=86400, **month),
             None,
         ),
         (
             "retention: 8 weeks, first seen -> any event",
-            lambda: behaviour.retention(
-                app=app, cohort_event=None, return_event=None, period="week", periods=8, **retention_range
+            lambda: retention.retention(
+                cohort_event=None, return_event=None, period="week", periods=8, **retention_range
             ),
             500,
         ),
         (
             "retention: 8 weeks, signup -> purchase",
-            lambda: behaviour.retention(
-                app=app, cohort_event="signup", return_event="purchase", period="week", periods=8, **retention_range
+            lambda: retention.retention(
+                cohort_event="signup", return_event="purchase", period="week", periods=8, **retention_range
             ),
             500,
         ),
         (
             "retention: 56 days, signup -> any event",
-            lambda: behaviour.retention(
-                app=app, cohort_event="signup", return_event=None, period="day", periods=28, **retention_range
+            lambda: retention.retention(
+                cohort_event="signup", return_event=None, period="day", periods=28, **retention_range
             ),
             None,
         ),
         (
             f"journey: first 1,000 of {user_events:,} events",
-            lambda: behaviour.journey(app=app, distinct_id=user, cursor=None, limit=1000),
+            lambda: journeys.journey(app_id=app.pk, distinct_id=user, cursor=None, limit=1000),
             50,
         ),
         (
             "journey: second page of 1,000",
-            lambda: behaviour.journey(app=app, distinct_id=user, cursor=journey_first.next_cursor, limit=1000),
+            lambda: journeys.journey(app_id=app.pk, distinct_id=user, cursor=journey_first.next_cursor, limit=1000),
             50,
         ),
         # The data ends a few hours ago: the live view is asked as of the last event.
-        ("live: 30 minutes up to the last event", lambda: behaviour.live(app=app, now=last_event), None),
+        ("live: 30 minutes up to the last event", lambda: live.live(app_id=app.pk, now=last_event), None),
     ]
 
     results = []

@@ -53,8 +53,8 @@ from apikeys.keys import KeyKind  # noqa: E402
 from apikeys.models import App  # noqa: E402
 from bench.rows import COLUMNS  # noqa: E402
 from events.generation import app_generation_bump  # noqa: E402
-from reports import selectors  # noqa: E402
 from reports.params import report_window  # noqa: E402
+from reports.queries import rankings, series, summary  # noqa: E402
 
 APP_NAME = "bench reports"
 OTHER_APP_NAMES = ("bench reports other 1", "bench reports other 2")
@@ -265,10 +265,10 @@ def report_sql(app: App, name: str) -> list[str]:
     """The SQL statements the report runs for the default range, as the server sends them."""
     window = report_window(start=None, end=None, tz=ZoneInfo(app.timezone), now=timezone.now())
     calls = {
-        "event-summary": lambda: selectors.event_summary(app_id=app.id, window=window, event=None),
-        "daily-stats": lambda: selectors.daily_stats(app_id=app.id, window=window, event=None),
-        "top-pages": lambda: selectors.top_pages(app_id=app.id, window=window, event=None, limit=10),
-        "breakdown?by=browser": lambda: selectors.breakdown(
+        "event-summary": lambda: summary.event_summary(app_id=app.id, window=window, event=None),
+        "daily-stats": lambda: series.daily_stats(app_id=app.id, window=window, event=None),
+        "top-pages": lambda: rankings.top_pages(app_id=app.id, window=window, event=None, limit=10),
+        "breakdown?by=browser": lambda: rankings.breakdown(
             app_id=app.id, window=window, event=None, by="browser", limit=10
         ),
     }

@@ -4,7 +4,7 @@
 
 Runs the command in a fresh database of its own (analytics_bench_seed, dropped and created again; or
 BENCH_DATABASE_URL), then reads the demo app's sign-up funnel and weekly retention through the same
-selectors as the API, so the figures are the ones the dashboard would show.
+reports as the API, so the figures are the ones the dashboard would show.
 """
 
 import argparse
@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,7 +46,8 @@ def main() -> None:
     from django.utils import timezone
 
     from apikeys.models import App
-    from reports import behaviour
+    from reports.params import Window
+    from reports.queries import funnels, retention
 
     started = time.perf_counter()
     output = io.StringIO()
@@ -56,24 +58,22 @@ def main() -> None:
     app = App.objects.get(name="Demo shop")
     now = timezone.now()
     steps = ["view_pricing", "signup_started", "signup_completed", "purchase"]
-    funnel = behaviour.funnel(
-        app=app,
-        steps=[behaviour.FunnelStep(name) for name in steps],
-        start=now - timedelta(days=args.days + 1),
-        end=now + timedelta(minutes=1),
+    utc = ZoneInfo("UTC")
+    funnel = funnels.funnel(
+        app_id=app.pk,
+        window=Window(now - timedelta(days=args.days + 1), now + timedelta(minutes=1), utc),
+        steps=[funnels.FunnelStep(name) for name in steps],
         window_seconds=(args.days + 1) * 86400,
     )
-    retention = behaviour.retention(
-        app=app,
+    cohorts = retention.retention(
+        app_id=app.pk,
+        window=Window(now - timedelta(weeks=8), now - timedelta(weeks=4), utc),
         cohort_event=None,
         return_event=None,
         period="week",
         periods=3,  # every cohort below is old enough to have all of them
-        start=now - timedelta(weeks=8),
-        end=now - timedelta(weeks=4),
-        tz="UTC",
     )
-    cohorts = [cohort for cohort in retention.cohorts if cohort.size]
+    cohorts = [cohort for cohort in cohorts.cohorts if cohort.size]
     size = sum(cohort.size for cohort in cohorts)
 
     print(f"machine: {machine()}")

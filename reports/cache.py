@@ -16,13 +16,24 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def report_cache_key(*, app_id, generation: int, endpoint: str, params: dict) -> str:
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
+def content_params(query: dict) -> dict:
+    """The parameters that decide a report's content, normalised: two requests that mean the same
+    (a default range and the same range spelled out, `tz` equal to the app's zone) share a cache entry."""
+    params = {key: value for key, value in query.items() if key not in ("appId", "startDate", "endDate", "tz")}
+    if "window" in params:
+        params["window"] = params["window"].key()
+    return params
+
+
+def report_cache_key(*, app_id, generation: int, endpoint: str, query: dict) -> str:
+    # default=str: a validated query may hold dataclasses (funnel steps), whose repr spells every field.
+    text = json.dumps(content_params(query), sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     return f"reports:{app_id}:{generation}:{endpoint}:{digest}"
 
 
 def cached_report(
-    *, app_id, endpoint: str, params: dict, compute: Callable[[], T], timeout: int | None = None
+    *, app_id, endpoint: str, query: dict, compute: Callable[[], T], timeout: int | None = None
 ) -> tuple[T, bool]:
     """The report from the cache if this app's current generation has it, else computed and stored.
 
@@ -31,7 +42,7 @@ def cached_report(
     as, or older than, the data it saw: an ingest during the computation cannot leave it stale.
     """
     try:
-        key = report_cache_key(app_id=app_id, generation=app_generation(app_id), endpoint=endpoint, params=params)
+        key = report_cache_key(app_id=app_id, generation=app_generation(app_id), endpoint=endpoint, query=query)
         report = cache.get(key)
     except Exception as exc:  # any cache client error
         logger.warning("report cache unavailable, computing %s: %s", endpoint, exc.__class__.__name__)

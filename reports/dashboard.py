@@ -1,21 +1,20 @@
-"""The operators' dashboard: server-rendered pages over the same selectors as the report API."""
+"""The operators' dashboard: server-rendered pages over the same reports as the report API."""
 
-from datetime import date, timedelta
+from datetime import date
 from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from apikeys.selectors import apps_visible_to
-from events.models import Event
-from reports import behaviour, selectors
+from reports.calendar import PERIODS
 from reports.charts import line_chart
 from reports.params import WindowError, report_window
+from reports.queries import funnels, live, rankings, retention, series, summary
 from reports.views import IsSecretKeyOrStaff
 
 BREAKDOWNS = [("device", "Devices"), ("browser", "Browsers"), ("country", "Countries")]
@@ -54,21 +53,8 @@ def _date_param(request, name: str) -> date | None:
 @operator_required
 def app_list(request):
     apps = list(apps_visible_to(user=request.user).order_by("name"))
-    now = timezone.now()
-    counts = {
-        row["app"]: row
-        for row in Event.objects.filter(app__in=apps, timestamp__gte=now - timedelta(days=7), timestamp__lte=now)
-        .values("app")
-        .annotate(last_24h=Count("id", filter=Q(timestamp__gte=now - timedelta(hours=24))), last_7d=Count("id"))
-    }
-    rows = [
-        {
-            "app": app,
-            "last_24h": counts.get(app.pk, {}).get("last_24h", 0),
-            "last_7d": counts.get(app.pk, {}).get("last_7d", 0),
-        }
-        for app in apps
-    ]
+    activity = live.recent_activity(app_ids=[app.pk for app in apps], now=timezone.now())
+    rows = [{"app": app, **activity[app.pk]} for app in apps]
     return render(request, "dashboard/app_list.html", {"rows": rows})
 
 
@@ -84,22 +70,22 @@ def app_detail(request, app_id):
     except (ValueError, WindowError) as exc:
         error = getattr(exc, "message", None) or "Dates must look like 2026-01-31."
         window = report_window(start=None, end=None, tz=tz, now=timezone.now())
-    summary = selectors.event_summary(app_id=app.pk, window=window, event=None)
-    days = selectors.daily_stats(app_id=app.pk, window=window, event=None)
+    totals = summary.event_summary(app_id=app.pk, window=window, event=None)
+    days = series.daily_stats(app_id=app.pk, window=window, event=None)
     context = {
         "app": app,
         "window": window,
         "error": error,
-        "summary": summary,
+        "summary": totals,
         "chart": line_chart([(day.date.isoformat(), day.count) for day in days]),
         "days": days,
-        "top_pages": selectors.top_pages(app_id=app.pk, window=window, event=None, limit=10),
-        "top_referrers": selectors.top_referrers(app_id=app.pk, window=window, event=None, limit=10),
+        "top_pages": rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10),
+        "top_referrers": rankings.top_referrers(app_id=app.pk, window=window, event=None, limit=10),
         "breakdowns": [
-            (title, selectors.breakdown(app_id=app.pk, window=window, event=None, by=by, limit=10).values)
+            (title, rankings.breakdown(app_id=app.pk, window=window, event=None, by=by, limit=10).values)
             for by, title in BREAKDOWNS
         ],
-        "event_names": [row.value for row in summary.event_breakdown or []],
+        "event_names": [row.value for row in totals.event_breakdown or []],
         **_funnel_section(request, app, window),
         **_retention_section(request, app, window),
     }
@@ -117,11 +103,10 @@ def _funnel_section(request, app, window) -> dict:
         return section
     if not 2 <= len(names) <= 10:
         return {**section, "funnel_error": "A funnel has 2 to 10 steps, separated by commas."}
-    section["funnel"] = behaviour.funnel(
-        app=app,
-        steps=[behaviour.FunnelStep(event=name[:200]) for name in names],
-        start=window.start,
-        end=window.end,
+    section["funnel"] = funnels.funnel(
+        app_id=app.pk,
+        window=window,
+        steps=[funnels.FunnelStep(event=name[:200]) for name in names],
         window_seconds=window_days * 86400,
     )
     return section
@@ -129,22 +114,15 @@ def _funnel_section(request, app, window) -> dict:
 
 def _retention_section(request, app, window) -> dict:
     period = request.GET.get("period", "week")
-    period = period if period in behaviour.PERIODS else "week"
+    period = period if period in PERIODS else "week"
     cohort_event = request.GET.get("cohortEvent", "").strip()[:200] or None
     return_event = request.GET.get("returnEvent", "").strip()[:200] or None
-    retention = behaviour.retention(
-        app=app,
-        cohort_event=cohort_event,
-        return_event=return_event,
-        period=period,
-        periods=8,
-        start=window.start,
-        end=window.end,
-        tz=window.tz.key,
+    cohorts = retention.retention(
+        app_id=app.pk, window=window, cohort_event=cohort_event, return_event=return_event, period=period, periods=8
     )
     return {
-        "retention": retention,
-        "retention_columns": list(range(retention.periods + 1)),
+        "retention": cohorts,
+        "retention_columns": list(range(cohorts.periods + 1)),
         "cohort_event": cohort_event or "",
         "return_event": return_event or "",
         "period": period,
@@ -156,4 +134,4 @@ def _retention_section(request, app, window) -> dict:
 def app_live(request, app_id):
     """A small page the app page embeds in an iframe; it reloads itself every 5 seconds, no script needed."""
     app = _visible_app(request, app_id)
-    return render(request, "dashboard/live.html", {"app": app, "live": behaviour.live(app=app, now=timezone.now())})
+    return render(request, "dashboard/live.html", {"app": app, "live": live.live(app_id=app.pk, now=timezone.now())})

@@ -8,8 +8,10 @@ clocks sprang forward at midnight starts at the right instant.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+from reports.calendar import local_midnight
 
 DEFAULT_DAYS = 30
 MAX_SPAN = timedelta(days=731)  # two years, leap day included, counted in local wall-clock time
@@ -62,12 +64,6 @@ class Window:
 
 def _wall(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
-
-
-def local_midnight(day: date, tz: tzinfo) -> datetime:
-    """The first instant of a local day. Through UTC and back, so a midnight the clocks skipped reads as
-    the 01:00 it really is (zoneinfo leaves a wall time in a gap as it was written)."""
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 def report_window(*, start: date | datetime | None, end: date | datetime | None, tz: ZoneInfo, now: datetime) -> Window:

@@ -16,13 +16,16 @@ from rest_framework import serializers
 
 from analytics_project.serializers import StrictSerializer
 from apikeys.validators import validate_timezone
-from reports import behaviour
+from reports.calendar import PERIODS
 from reports.params import MAX_HOURLY_SPAN, WindowError, report_window
-from reports.selectors import DIMENSIONS, INTERVALS, METADATA_PREFIX
+from reports.properties import METADATA_KEY_RULE, PROPERTIES, UnknownProperty, canonical
+from reports.queries.funnels import MAX_IN_VALUES, OPERATORS, FunnelFilter, FunnelStep
+from reports.queries.journeys import MAX_JOURNEY_LIMIT, decode_cursor
+from reports.queries.retention import MAX_PERIODS
+from reports.queries.series import INTERVALS
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
-_METADATA_KEY = re.compile(r"^[\w-]{1,100}$")
 _OFFSET_AFTER_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 
 
@@ -129,20 +132,27 @@ class TimeseriesQuery(ReportQuery):
         return attrs
 
 
-class BreakdownQuery(LimitedQuery):
-    by = serializers.CharField(
-        max_length=120,
-        help_text=f"What to group by: {', '.join(DIMENSIONS)}, or `metadata.<key>` for a top-level metadata key.",
-    )
+_PROPERTY_HELP = (
+    f"{', '.join(f'`{name}`' for name in PROPERTIES)}, or `metadata.<key>` for a top-level metadata key "
+    f"({METADATA_KEY_RULE})."
+)
 
-    def validate_by(self, value: str) -> str:
-        if value in DIMENSIONS:
-            return value
-        if value.startswith(METADATA_PREFIX) and _METADATA_KEY.match(value.removeprefix(METADATA_PREFIX)):
-            return value
-        raise serializers.ValidationError(
-            f"Must be one of {', '.join(DIMENSIONS)}, or metadata.<key> (letters, digits, _ and -)."
-        )
+
+class PropertyField(serializers.CharField):
+    """A property reports group or filter by (reports.properties), read as its canonical name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=120, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        try:
+            return canonical(super().to_internal_value(data))
+        except UnknownProperty as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class BreakdownQuery(LimitedQuery):
+    by = PropertyField(help_text=f"What to group by: {_PROPERTY_HELP}")
 
 
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
@@ -155,15 +165,6 @@ class ExportQuery(ReportQuery):
         default="csv",
         help_text="`csv` (a header row, metadata as JSON text) or `ndjson` (one JSON object per line).",
     )
-
-
-def cache_params(validated: dict) -> dict:
-    """The parameters that decide a report's content, normalised: two requests that mean the same
-    (a default range and the same range spelled out, `tz` equal to the app's zone) share a cache entry."""
-    params = {key: value for key, value in validated.items() if key not in ("appId", "startDate", "endDate", "tz")}
-    if "window" in params:
-        params["window"] = params["window"].key()
-    return params
 
 
 # Responses ---------------------------------------------------------------------------------------
@@ -271,43 +272,20 @@ class ActiveUsersOutput(serializers.Serializer):
 
 # Behavioural analytics (issue #5) -----------------------------------------------------------------
 
-_FUNNEL_PROPERTY_ALIASES = {"device": "device_type", "referrer": "referrer_host"}
-FUNNEL_PROPERTIES = sorted({*behaviour.PROPERTY_COLUMNS, *_FUNNEL_PROPERTY_ALIASES})
 DEFAULT_FUNNEL_WINDOW = 14 * 24 * 3600
 MAX_FUNNEL_WINDOW = 365 * 24 * 3600
 
 
-def _funnel_property(value: str) -> str:
-    """A funnel filter or breakdown property: a column name (``device`` and ``referrer`` as aliases) or
-    ``metadata.<key>``; returned as the name the selector uses."""
-    if value.startswith(behaviour.METADATA_PREFIX):
-        if not behaviour.METADATA_KEY.match(value.removeprefix(behaviour.METADATA_PREFIX)):
-            raise serializers.ValidationError("A metadata key is 1-100 letters, digits, '_', '-' or '.'.")
-        return value
-    if value not in FUNNEL_PROPERTIES:
-        raise serializers.ValidationError(f"Use one of {', '.join(FUNNEL_PROPERTIES)} or metadata.<key>.")
-    return _FUNNEL_PROPERTY_ALIASES.get(value, value)
-
-
 class FunnelFilterInput(StrictSerializer):
-    property = serializers.CharField(
-        max_length=120,
-        help_text="`url`, `path`, `host`, `device`, `browser`, `os`, `country`, `referrer`, "
-        "`utm_*`, or `metadata.<key>`.",
-    )
-    operator = serializers.ChoiceField(choices=behaviour.OPERATORS, default="eq")
+    property = PropertyField(help_text=f"The property compared: {_PROPERTY_HELP}")
+    operator = serializers.ChoiceField(choices=OPERATORS, default="eq")
     value = serializers.JSONField(help_text="A string (or number); a list of them for `in`.")
-
-    def validate_property(self, value: str) -> str:
-        return _funnel_property(value)
 
     def validate(self, attrs: dict) -> dict:
         value = attrs["value"]
         if attrs["operator"] == "in":
-            if not isinstance(value, list) or not value or len(value) > behaviour.MAX_IN_VALUES:
-                raise serializers.ValidationError(
-                    {"value": [f"`in` takes a list of 1 to {behaviour.MAX_IN_VALUES} values."]}
-                )
+            if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
+                raise serializers.ValidationError({"value": [f"`in` takes a list of 1 to {MAX_IN_VALUES} values."]})
             scalars = value
         else:
             scalars = [value]
@@ -320,6 +298,10 @@ class FunnelStepInput(StrictSerializer):
     event = serializers.CharField(max_length=200, help_text="The event name of this step.")
     filters = FunnelFilterInput(many=True, required=False, default=list, max_length=10)
 
+    def validate(self, attrs: dict) -> FunnelStep:
+        filters = [FunnelFilter(f["property"], f["operator"], f["value"]) for f in attrs["filters"]]
+        return FunnelStep(event=attrs["event"], filters=filters)
+
 
 class FunnelInput(StrictSerializer, ReportQuery):
     steps = FunnelStepInput(many=True, min_length=2, max_length=10, help_text="2 to 10 steps, in order.")
@@ -330,12 +312,9 @@ class FunnelInput(StrictSerializer, ReportQuery):
         max_value=MAX_FUNNEL_WINDOW,
         help_text="How long after entering a user may take to finish; default 14 days.",
     )
-    breakdown = serializers.CharField(
-        required=False, max_length=120, help_text="Split every figure by the entry event's value of this property."
+    breakdown = PropertyField(
+        required=False, help_text=f"Split every figure by the entry event's value of this property: {_PROPERTY_HELP}"
     )
-
-    def validate_breakdown(self, value: str) -> str:
-        return _funnel_property(value)
 
 
 class FunnelStepOutput(serializers.Serializer):
@@ -367,9 +346,9 @@ class RetentionQuery(ReportQuery):
     returnEvent = serializers.CharField(
         required=False, max_length=200, help_text="What counts as coming back; default: any event."
     )
-    period = serializers.ChoiceField(choices=behaviour.PERIODS, required=False, default="week")
+    period = serializers.ChoiceField(choices=PERIODS, required=False, default="week")
     periods = serializers.IntegerField(
-        required=False, default=8, min_value=1, max_value=behaviour.MAX_PERIODS, help_text="Periods after the first."
+        required=False, default=8, min_value=1, max_value=MAX_PERIODS, help_text="Periods after the first."
     )
 
 
@@ -395,8 +374,15 @@ class RetentionOutput(serializers.Serializer):
 class JourneyQuery(AppQuery):
     cursor = serializers.CharField(required=False, max_length=200, help_text="`nextCursor` of the previous page.")
     limit = serializers.IntegerField(
-        required=False, default=100, min_value=1, max_value=behaviour.MAX_JOURNEY_LIMIT, help_text="Events per page."
+        required=False, default=100, min_value=1, max_value=MAX_JOURNEY_LIMIT, help_text="Events per page."
     )
+
+    def validate_cursor(self, value: str) -> str:
+        try:
+            decode_cursor(value)
+        except ValueError:
+            raise serializers.ValidationError("Not a cursor this endpoint returned.") from None
+        return value
 
 
 class JourneyEventOutput(serializers.Serializer):

@@ -1,16 +1,12 @@
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count
-from django.utils import timezone
 
-from apikeys.models import App
 from events.generation import app_generation
 from events.models import Event
 from events.tests.conftest import make_event
-from reports import behaviour
 
 
 def run(*args) -> str:
@@ -93,35 +89,3 @@ def test_purge_refuses_a_batch_size_that_is_not_a_number(db):
 def test_purge_refuses_a_bad_date(db):
     with pytest.raises(CommandError, match="not a date"):
         run("purge_events", "--before", "last tuesday")
-
-
-def test_seed_demo_makes_a_partially_converting_funnel_and_decaying_retention(db):
-    output = run("seed_demo", "--events", "6000", "--days", "60", "--seed", "3")
-    assert "stored 6,000 events" in output
-    app = App.objects.get(name="Demo shop")
-    now = timezone.now()
-    funnel = behaviour.funnel(
-        app=app,
-        steps=[
-            behaviour.FunnelStep(name) for name in ["view_pricing", "signup_started", "signup_completed", "purchase"]
-        ],
-        start=now - timedelta(days=61),
-        end=now + timedelta(minutes=1),
-        window_seconds=61 * 86400,
-    )
-    counts = [step.count for step in funnel.steps]
-    assert counts[0] > counts[1] > counts[2] > counts[3] > 0, counts
-    retention = behaviour.retention(
-        app=app,
-        cohort_event=None,
-        return_event=None,
-        period="week",
-        periods=3,
-        start=now - timedelta(weeks=9),
-        end=now - timedelta(weeks=3),
-        tz="UTC",
-    )
-    cohorts = [cohort for cohort in retention.cohorts if cohort.size]
-    retained = [sum(c.periods[k].users for c in cohorts) / sum(c.size for c in cohorts) for k in range(4)]
-    assert retained[0] == 1 and retained[0] > retained[1] > retained[2] > retained[3] > 0, retained
-    assert Event.objects.values("device_type").annotate(n=Count("id")).count() >= 3

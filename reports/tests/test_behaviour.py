@@ -20,20 +20,12 @@ import pytest
 
 from apikeys.services import app_register
 from events.models import Event
-from reports import behaviour
-from reports.behaviour import (
-    Funnel,
-    FunnelBreakdownValue,
-    FunnelFilter,
-    FunnelStep,
-    FunnelStepResult,
-    Journey,
-    JourneyEvent,
-    JourneySession,
-    Retention,
-    RetentionCohort,
-    RetentionPeriod,
-)
+from reports.params import Window
+from reports.queries import funnels, journeys, live, retention
+from reports.queries.funnels import Funnel, FunnelBreakdownValue, FunnelFilter, FunnelStep, FunnelStepResult
+from reports.queries.journeys import Journey, JourneyEvent, JourneySession, encode_cursor
+from reports.queries.live import LiveMinute
+from reports.queries.retention import Retention, RetentionCohort, RetentionPeriod
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +33,25 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
 MICROSECOND = timedelta(microseconds=1)
+
+
+# The reports, called the way these tests spell a range: [start, end) in a named zone ------------
+
+
+def _funnel(*, app, start, end, **options) -> Funnel:
+    return funnels.funnel(app_id=app.pk, window=Window(start, end, ZoneInfo("UTC")), **options)
+
+
+def _retention(*, app, start, end, tz, **options) -> Retention:
+    return retention.retention(app_id=app.pk, window=Window(start, end, ZoneInfo(tz)), **options)
+
+
+def _journey(*, app, **options) -> Journey | None:
+    return journeys.journey(app_id=app.pk, **options)
+
+
+def _live(*, app, now):
+    return live.live(app_id=app.pk, now=now)
 
 
 # Data helpers ------------------------------------------------------------------------------------
@@ -258,12 +269,12 @@ def test_funnels_match_a_plain_python_walk_over_each_users_events(streams, break
     for steps, window in FUNNELS:
         for app in apps[:2]:
             expected = _oracle_funnel(events, app, steps, FUNNEL_START, FUNNEL_END, window, breakdown)
-            got = behaviour.funnel(
+            got = _funnel(
                 app=app, steps=steps, start=FUNNEL_START, end=FUNNEL_END, window_seconds=window, breakdown=breakdown
             )
             assert got == expected, [step.event for step in steps]
     # The streams are rich enough that the comparisons above are not vacuous.
-    first = behaviour.funnel(app=apps[0], steps=FUNNELS[0][0], start=FUNNEL_START, end=FUNNEL_END, window_seconds=86400)
+    first = _funnel(app=apps[0], steps=FUNNELS[0][0], start=FUNNEL_START, end=FUNNEL_END, window_seconds=86400)
     assert first.steps[0].count > 100
     assert 0 < first.steps[2].count < first.steps[1].count < first.steps[0].count
 
@@ -272,14 +283,14 @@ def test_funnel_answers_for_one_app_do_not_change_when_another_app_gets_events(s
     apps, _ = streams
     steps = [FunnelStep("view"), FunnelStep("signup"), FunnelStep("purchase")]
     kwargs = {"steps": steps, "start": FUNNEL_START, "end": FUNNEL_END, "window_seconds": 86400, "breakdown": "browser"}
-    before = behaviour.funnel(app=apps[0], **kwargs)
+    before = _funnel(app=apps[0], **kwargs)
     # Another tenant's copy of the same users doing everything, everywhere, a second after each step.
     extra = []
     for number in range(300):
         for offset, name in enumerate(["view", "signup", "purchase"] * 3):
             extra.append(_row(f"user{number}", name, FUNNEL_START + DAY + offset * SECOND, browser="Leak"))
     _insert(apps[1], extra)
-    assert behaviour.funnel(app=apps[0], **kwargs) == before
+    assert _funnel(app=apps[0], **kwargs) == before
 
 
 # Hand-written funnel edges -----------------------------------------------------------------------
@@ -334,7 +345,7 @@ def test_funnel_edges_at_the_window_the_range_and_the_order_of_steps():
     app = _app("Edges")
     events = _insert(app, _edge_rows())
     steps = [FunnelStep("view"), FunnelStep("signup"), FunnelStep("never")]
-    got = behaviour.funnel(app=app, steps=steps, start=EDGE_START, end=EDGE_END, window_seconds=WINDOW)
+    got = _funnel(app=app, steps=steps, start=EDGE_START, end=EDGE_END, window_seconds=WINDOW)
     assert got == _oracle_funnel(events, app, steps, EDGE_START, EDGE_END, WINDOW)
     entered = {"at_edge", "past_edge", "at_edge_us", "past_edge_us", "twice", "backwards", "same_instant"}
     entered |= {"quick", "early", "at_end", "lonely"}
@@ -364,16 +375,14 @@ def test_funnel_breakdown_takes_the_value_of_the_entry_event():
         ],
     )
     steps = [FunnelStep("view"), FunnelStep("signup")]
-    got = behaviour.funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60, breakdown="browser")
+    got = _funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60, breakdown="browser")
     assert got == _oracle_funnel(events, app, steps, T0, T0 + DAY, 60, "browser")
     assert [(value.value, [step.count for step in value.steps]) for value in got.breakdown_values] == [
         ("", [1, 1]),
         ("Chrome", [1, 0]),
         ("Firefox", [1, 1]),
     ]
-    by_plan = behaviour.funnel(
-        app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60, breakdown="metadata.plan"
-    )
+    by_plan = _funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60, breakdown="metadata.plan")
     assert [(value.value, value.steps[0].count) for value in by_plan.breakdown_values] == [("", 2), ("pro", 1)]
 
 
@@ -399,12 +408,10 @@ def test_funnel_filters_take_quotes_percent_signs_and_dotted_metadata_keys_as_pl
     ]
     for filters in cases:
         steps = [FunnelStep("view", filters), FunnelStep("buy", [FunnelFilter("metadata.flag", "eq", False)])]
-        got = behaviour.funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60)
+        got = _funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=60)
         assert got == _oracle_funnel(events, app, steps, T0, T0 + DAY, 60), filters
     only_odd = [FunnelStep("view", cases[1]), FunnelStep("buy")]
-    got = behaviour.funnel(
-        app=app, steps=only_odd, start=T0, end=T0 + DAY, window_seconds=60, breakdown="metadata.ratio"
-    )
+    got = _funnel(app=app, steps=only_odd, start=T0, end=T0 + DAY, window_seconds=60, breakdown="metadata.ratio")
     assert [(value.value, value.steps[1].count) for value in got.breakdown_values] == [("1.5", 1)]
 
 
@@ -415,7 +422,7 @@ def test_funnel_over_an_empty_range_has_every_step_at_zero(streams):
         (FUNNEL_START, FUNNEL_START),
         (datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 2, 1, tzinfo=UTC)),
     ]:
-        got = behaviour.funnel(app=apps[0], steps=steps, start=start, end=end, window_seconds=60, breakdown="os")
+        got = _funnel(app=apps[0], steps=steps, start=start, end=end, window_seconds=60, breakdown="os")
         assert got == Funnel(
             steps=[FunnelStepResult("view", 0, 0.0, 0.0, 0, None), FunnelStepResult("signup", 0, 0.0, 0.0, 0, None)],
             breakdown="os",
@@ -438,13 +445,13 @@ def test_funnel_over_an_empty_range_has_every_step_at_zero(streams):
 def test_funnel_refuses_malformed_definitions(steps, window):
     app = _app("Malformed")
     with pytest.raises(ValueError):
-        behaviour.funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=window)
+        _funnel(app=app, steps=steps, start=T0, end=T0 + DAY, window_seconds=window)
 
 
 def test_funnel_refuses_an_unknown_breakdown_property():
     app = _app("Malformed breakdown")
     with pytest.raises(ValueError):
-        behaviour.funnel(
+        _funnel(
             app=app, steps=[FunnelStep("a"), FunnelStep("b")], start=T0, end=T0 + DAY, window_seconds=1, breakdown="ip"
         )
 
@@ -552,7 +559,7 @@ def test_retention_matches_a_plain_python_recount(tz):
     for period, periods, start, end in RETENTION_CASES:
         for cohort_event, return_event in EVENT_PAIRS:
             arguments = (cohort_event, return_event, period, periods, start, end, tz, RETENTION_NOW)
-            got = behaviour.retention(
+            got = _retention(
                 app=app,
                 cohort_event=cohort_event,
                 return_event=return_event,
@@ -586,7 +593,7 @@ def test_retention_buckets_by_local_day_and_month_not_utc():
     common = {"cohort_event": "signup", "return_event": "open", "periods": 2, "now": RETENTION_NOW}
     start, end = datetime(2023, 12, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)
 
-    ny = behaviour.retention(app=app, period="month", start=start, end=end, tz=new_york, **common)
+    ny = _retention(app=app, period="month", start=start, end=end, tz=new_york, **common)
     sizes = {cohort.start: cohort.size for cohort in ny.cohorts}
     # The range starts at 19:00 on 30 November in New York, so November is its first cohort.
     assert sizes == {
@@ -599,7 +606,7 @@ def test_retention_buckets_by_local_day_and_month_not_utc():
     (january,) = [cohort for cohort in ny.cohorts if cohort.start == date(2024, 1, 1)]
     assert [(p.period, p.users, p.rate) for p in january.periods] == [(0, 0, 0.0), (1, 1, 1.0), (2, 0, 0.0)]
 
-    india = behaviour.retention(app=app, period="day", start=start, end=end, tz=kolkata, **common)
+    india = _retention(app=app, period="day", start=start, end=end, tz=kolkata, **common)
     by_day = {cohort.start: cohort for cohort in india.cohorts if cohort.size}
     assert set(by_day) == {date(2024, 2, 1), date(2024, 3, 1)}
     assert [(p.period, p.users) for p in by_day[date(2024, 3, 1)].periods] == [(0, 1), (1, 0), (2, 0)]
@@ -636,7 +643,7 @@ def test_retention_of_a_range_starting_mid_period_keeps_that_whole_period_as_its
             _row("previous", "open", opened),
         ],
     )
-    got = behaviour.retention(
+    got = _retention(
         app=app,
         cohort_event="signup",
         return_event=None,
@@ -656,7 +663,7 @@ def test_retention_leaves_out_periods_that_have_not_started():
     app = _app("Future periods")
     now = datetime(2024, 3, 20, 12, tzinfo=UTC)  # a Wednesday
     _insert(app, [_row("a", "signup", datetime(2024, 3, 4, 9, tzinfo=UTC)), _row("a", "open", now - HOUR)])
-    got = behaviour.retention(
+    got = _retention(
         app=app,
         cohort_event="signup",
         return_event="open",
@@ -688,19 +695,19 @@ def test_retention_answers_for_one_app_do_not_change_when_another_app_gets_event
         "tz": "Asia/Kolkata",
         "now": RETENTION_NOW,
     }
-    before = behaviour.retention(app=app, **kwargs)
+    before = _retention(app=app, **kwargs)
     # The other tenant's copy of every user signs up before the range and returns every day.
     _insert(other, [_row(f"user{n}", "signup", datetime(2023, 6, 1, tzinfo=UTC)) for n in range(160)])
     _insert(other, [_row(f"user{n}", "open", STREAM_START + d * DAY) for n in range(160) for d in range(0, 90, 3)])
-    assert behaviour.retention(app=app, **kwargs) == before
+    assert _retention(app=app, **kwargs) == before
 
 
 def test_retention_over_an_empty_range_or_with_bad_arguments():
     app = _app("Retention edges")
     common = {"app": app, "cohort_event": None, "return_event": None, "tz": "UTC", "now": RETENTION_NOW}
-    empty = behaviour.retention(period="day", periods=3, start=RETENTION_NOW, end=RETENTION_NOW, **common)
+    empty = _retention(period="day", periods=3, start=RETENTION_NOW, end=RETENTION_NOW, **common)
     assert empty.cohorts == []
-    no_events = behaviour.retention(period="day", periods=1, start=RETENTION_NOW - 2 * DAY, end=RETENTION_NOW, **common)
+    no_events = _retention(period="day", periods=1, start=RETENTION_NOW - 2 * DAY, end=RETENTION_NOW, **common)
     # 8 (from noon), 9 and 10 April; 11 April, the last one's period 1, has not started at noon on the 10th.
     assert [(c.start, c.size, [p.users for p in c.periods]) for c in no_events.cohorts] == [
         (date(2024, 4, 8), 0, [0, 0]),
@@ -709,11 +716,7 @@ def test_retention_over_an_empty_range_or_with_bad_arguments():
     ]
     for bad in [{"period": "year", "periods": 1}, {"period": "day", "periods": 0}, {"period": "day", "periods": 53}]:
         with pytest.raises(ValueError):
-            behaviour.retention(start=RETENTION_NOW - DAY, end=RETENTION_NOW, **common, **bad)
-    with pytest.raises(ValueError):
-        behaviour.retention(
-            **{**common, "tz": "Mars/Olympus"}, period="day", periods=1, start=RETENTION_NOW - DAY, end=RETENTION_NOW
-        )
+            _retention(start=RETENTION_NOW - DAY, end=RETENTION_NOW, **common, **bad)
 
 
 # Journeys ----------------------------------------------------------------------------------------
@@ -755,7 +758,7 @@ def _expected_page(sessions: list[JourneySession], offset: int, limit: int) -> l
 def _walk(app, user: str, limit: int) -> list[Journey]:
     pages, cursor = [], None
     while True:
-        page = behaviour.journey(app=app, distinct_id=user, cursor=cursor, limit=limit)
+        page = _journey(app=app, distinct_id=user, cursor=cursor, limit=limit)
         pages.append(page)
         cursor = page.next_cursor
         if cursor is None:
@@ -814,7 +817,7 @@ def test_journey_pages_match_sessions_computed_over_the_whole_history():
 def test_journey_of_a_user_with_one_event_is_one_empty_session():
     app = _app("Solo")
     events = _insert(app, _journey_rows(4))
-    got = behaviour.journey(app=app, distinct_id="solo", cursor=None, limit=10)
+    got = _journey(app=app, distinct_id="solo", cursor=None, limit=10)
     assert got == Journey("solo", _oracle_sessions(_by_user(events, app)["solo"]), None)
     assert got.sessions[0].duration_seconds == 0 and got.sessions[0].event_count == 1
 
@@ -822,8 +825,8 @@ def test_journey_of_a_user_with_one_event_is_one_empty_session():
 def test_journey_of_an_unknown_user_or_another_apps_user_is_none():
     app, other = _app("Known"), _app("Unknown")
     _insert(app, [_row("someone", "page_view", T0)])
-    assert behaviour.journey(app=other, distinct_id="someone", cursor=None, limit=10) is None
-    assert behaviour.journey(app=app, distinct_id="nobody", cursor=None, limit=10) is None
+    assert _journey(app=other, distinct_id="someone", cursor=None, limit=10) is None
+    assert _journey(app=app, distinct_id="nobody", cursor=None, limit=10) is None
 
 
 @pytest.mark.parametrize(
@@ -831,7 +834,7 @@ def test_journey_of_an_unknown_user_or_another_apps_user_is_none():
     [
         "garbage!",
         "",
-        behaviour.encode_cursor(T0, 1)[:-3],
+        encode_cursor(T0, 1)[:-3],
         "WzFd",  # [1]
         "WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwxXQ",  # a naive timestamp
         "WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwiMSJd",  # a string id
@@ -841,14 +844,14 @@ def test_journey_refuses_a_cursor_it_did_not_write(cursor):
     app = _app("Cursors")
     _insert(app, [_row("someone", "page_view", T0)])
     with pytest.raises(ValueError):
-        behaviour.journey(app=app, distinct_id="someone", cursor=cursor, limit=10)
+        _journey(app=app, distinct_id="someone", cursor=cursor, limit=10)
 
 
 def test_journey_page_past_the_end_is_empty_but_not_none():
     app = _app("Past the end")
     events = _insert(app, [_row("someone", "page_view", T0)])
-    cursor = behaviour.encode_cursor(events[0].timestamp, events[0].pk)
-    assert behaviour.journey(app=app, distinct_id="someone", cursor=cursor, limit=10) == Journey("someone", [], None)
+    cursor = encode_cursor(events[0].timestamp, events[0].pk)
+    assert _journey(app=app, distinct_id="someone", cursor=cursor, limit=10) == Journey("someone", [], None)
 
 
 # Live --------------------------------------------------------------------------------------------
@@ -875,13 +878,13 @@ def test_live_counts_each_utc_minute_of_the_last_half_hour_with_empty_minutes_as
     events = _insert(app, rows)
     _insert(other, [_row("intruder", "a", now - SECOND * n) for n in range(100)])
 
-    got = behaviour.live(app=app, now=now)
+    got = _live(app=app, now=now)
     window = [e for e in events if first_minute <= e.timestamp <= now]
     minutes = [first_minute + timedelta(minutes=n) for n in range(30)]
     expected = []
     for minute in minutes:
         inside = [e for e in window if minute <= e.timestamp < minute + timedelta(minutes=1)]
-        expected.append(behaviour.LiveMinute(minute, len(inside), len({e.distinct_id for e in inside})))
+        expected.append(LiveMinute(minute, len(inside), len({e.distinct_id for e in inside})))
     assert got.minutes == expected
     assert [m.events for m in got.minutes if m.minute.minute - 5 in quiet] == [0, 0, 0]
     assert got.total_events == len(window)
@@ -894,7 +897,7 @@ def test_live_counts_each_utc_minute_of_the_last_half_hour_with_empty_minutes_as
 
 def test_live_for_an_app_with_no_recent_events_is_thirty_empty_minutes():
     app = _app("Quiet")
-    got = behaviour.live(app=app, now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+    got = _live(app=app, now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
     assert len(got.minutes) == 30 and not any(m.events or m.active_users for m in got.minutes)
     assert got.minutes[0].minute == datetime(2024, 5, 1, 11, 31, tzinfo=UTC)
     assert (got.total_events, got.total_active_users, got.active_users_5m) == (0, 0, 0)

@@ -4,13 +4,16 @@ checked against plain-Python oracles in test_behaviour.py; here each answer must
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
 from events.services import RequestFacts, events_ingest
-from reports import behaviour, views
+from reports import views
+from reports.params import Window
+from reports.queries import funnels, retention
 from reports.serializers import FunnelOutput
 from reports.tests.conftest import CHROME_ANDROID, CHROME_WINDOWS, FIREFOX_MAC, SAFARI_IPHONE
 
@@ -111,16 +114,16 @@ def test_a_funnel_takes_the_device_and_referrer_aliases(secret_client, registere
         ("", [1, 1]),
     ]
     start = datetime.combine(date.fromisoformat(dates["startDate"]), datetime.min.time(), tzinfo=UTC)
-    expected = behaviour.funnel(
-        app=registered.app,
+    end = datetime.combine(date.fromisoformat(dates["endDate"]) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expected = funnels.funnel(
+        app_id=registered.app.pk,
+        window=Window(start, end, ZoneInfo("UTC")),
         steps=[
-            behaviour.FunnelStep("view"),
-            behaviour.FunnelStep("signup", [behaviour.FunnelFilter("device_type", "eq", "mobile")]),
+            funnels.FunnelStep("view"),
+            funnels.FunnelStep("signup", [funnels.FunnelFilter("device", "eq", "mobile")]),
         ],
-        start=start,
-        end=datetime.combine(date.fromisoformat(dates["endDate"]) + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
         window_seconds=14 * 86400,
-        breakdown="referrer_host",
+        breakdown="referrer",
     )
     assert body == FunnelOutput(expected).data
 
@@ -171,15 +174,15 @@ def test_retention_answers_what_its_selector_computes(secret_client, registered,
     query = f"period=day&periods=3&tz=UTC&startDate={first_day}&endDate={last_day}"
     response = secret_client.get(f"/api/analytics/retention?{query}")
     assert response.status_code == 200
-    expected = behaviour.retention(
-        app=registered.app,
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expected = retention.retention(
+        app_id=registered.app.pk,
+        window=Window(start, end, ZoneInfo("UTC")),
         cohort_event=None,
         return_event=None,
         period="day",
         periods=3,
-        start=datetime.combine(first_day, datetime.min.time(), tzinfo=UTC),
-        end=datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
-        tz="UTC",
     )
     body = response.json()
     as_tuples = [
@@ -273,7 +276,7 @@ def test_user_ids_with_dots_and_at_signs_reach_their_journey(secret_client, regi
 
 
 def test_live_counts_the_last_30_minutes_and_is_cached_for_at_most_its_lifetime(secret_client, registered, monkeypatch):
-    monkeypatch.setattr(views, "LIVE_CACHE_SECONDS", 1)  # 5 in production; a second keeps the test quick
+    monkeypatch.setattr(views.LiveViewSet, "cache_seconds", 1)  # 5 in production; a second keeps the test quick
     ingest(registered, [{"event": "tick", "userId": f"u{i}"} for i in range(3)])
     first = secret_client.get("/api/analytics/live")
     body = first.json()

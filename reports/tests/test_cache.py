@@ -139,18 +139,18 @@ def test_cache_entries_are_per_app(registered, other_app):
         calls.append(1)
         return {"n": len(calls)}
 
-    mine = cached_report(app_id=registered.app.id, endpoint="x", params={"a": 1}, compute=compute)
-    theirs = cached_report(app_id=other_app.app.id, endpoint="x", params={"a": 1}, compute=compute)
-    again = cached_report(app_id=registered.app.id, endpoint="x", params={"a": 1}, compute=compute)
+    mine = cached_report(app_id=registered.app.id, endpoint="x", query={"a": 1}, compute=compute)
+    theirs = cached_report(app_id=other_app.app.id, endpoint="x", query={"a": 1}, compute=compute)
+    again = cached_report(app_id=registered.app.id, endpoint="x", query={"a": 1}, compute=compute)
     assert (mine, theirs, again) == (({"n": 1}, False), ({"n": 2}, False), ({"n": 1}, True))
 
 
 def test_a_cache_key_names_app_generation_and_endpoint_and_ignores_parameter_order(registered):
     app_id = registered.app.id
-    key = report_cache_key(app_id=app_id, generation=7, endpoint="top-pages", params={"limit": 5, "event": "a"})
+    key = report_cache_key(app_id=app_id, generation=7, endpoint="top-pages", query={"limit": 5, "event": "a"})
     assert key.startswith(f"reports:{app_id}:7:top-pages:")
-    assert key == report_cache_key(app_id=app_id, generation=7, endpoint="top-pages", params={"event": "a", "limit": 5})
-    assert key != report_cache_key(app_id=app_id, generation=8, endpoint="top-pages", params={"limit": 5, "event": "a"})
+    assert key == report_cache_key(app_id=app_id, generation=7, endpoint="top-pages", query={"event": "a", "limit": 5})
+    assert key != report_cache_key(app_id=app_id, generation=8, endpoint="top-pages", query={"limit": 5, "event": "a"})
 
 
 def test_with_redis_down_every_report_still_answers_with_the_right_numbers(

@@ -1,0 +1,168 @@
+"""Retention cohorts: users by the local period of their first-ever cohort event, and how many of them
+came back in each period after."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from reports.calendar import (
+    PERIODS,
+    Period,
+    first_boundary_at_or_after,
+    local_midnight,
+    periods_between,
+    shift,
+    truncate,
+)
+from reports.dialect import current
+from reports.params import Window
+from reports.queries.base import ratio
+
+MAX_PERIODS = 52
+
+
+@dataclass(frozen=True)
+class RetentionPeriod:
+    period: int
+    users: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class RetentionCohort:
+    start: date
+    size: int
+    periods: list[RetentionPeriod]
+
+
+@dataclass(frozen=True)
+class Retention:
+    period: str
+    periods: int
+    tz: str
+    cohorts: list[RetentionCohort]
+
+
+def retention(
+    *,
+    app_id,
+    window: Window,
+    cohort_event: str | None,
+    return_event: str | None,
+    period: Period,
+    periods: int,
+    now: datetime | None = None,
+) -> Retention:
+    """Cohorts by the local period (weeks start on Monday) of each user's first-ever ``cohort_event``.
+
+    Every period the window touches and that has started by ``now`` is a cohort, listed even when empty:
+    the first is the whole period containing the window's start, as in PostHog, so a range beginning
+    mid-week or mid-month keeps its first cohort rather than dropping it. Period k counts the cohort's
+    users with a ``return_event`` in period cohort + k; periods that have not started at ``now`` are
+    left out rather than reported as 0. None as an event means any event.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+        raise ValueError(f"periods must be an integer from 1 to {MAX_PERIODS}")
+    zone = window.tz
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+
+    current_period = truncate(now.astimezone(zone).date(), period)
+    after_last_cohort = first_boundary_at_or_after(window.end, period, zone)
+    cohort_days = []
+    day = truncate(window.first_day, period)
+    while day < after_last_cohort and day <= current_period:
+        cohort_days.append(day)
+        day = shift(day, period, 1)
+    if not cohort_days or window.end <= window.start:  # an empty range touches no period, not even its own
+        return Retention(period=period, periods=periods, tz=zone.key, cohorts=[])
+
+    # Return events past the last reported period, or in periods not yet started, can't count.
+    last_return_period = min(shift(cohort_days[-1], period, periods), current_period)
+    sizes, retained = _retention_counts(
+        app_id=app_id,
+        cohort_event=cohort_event,
+        return_event=return_event,
+        period=period,
+        tz=zone.key,
+        cohorts_from=local_midnight(cohort_days[0], zone),
+        cohorts_until=local_midnight(shift(cohort_days[-1], period, 1), zone),
+        returns_until=local_midnight(shift(last_return_period, period, 1), zone),
+    )
+
+    cohorts = []
+    for cohort in cohort_days:
+        size = sizes.get(cohort, 0)
+        found = retained.get(cohort, {})
+        last = min(periods, periods_between(cohort, current_period, period))
+        cohorts.append(
+            RetentionCohort(
+                start=cohort,
+                size=size,
+                periods=[RetentionPeriod(k, found.get(k, 0), ratio(found.get(k, 0), size)) for k in range(last + 1)],
+            )
+        )
+    return Retention(period=period, periods=periods, tz=zone.key, cohorts=cohorts)
+
+
+def _retention_counts(
+    *,
+    app_id,
+    cohort_event: str | None,
+    return_event: str | None,
+    period: str,
+    tz: str,
+    cohorts_from: datetime,
+    cohorts_until: datetime,
+    returns_until: datetime,
+) -> tuple[dict[date, int], dict[date, dict[int, int]]]:
+    dialect = current()
+    c = dialect.column
+    table, app, name, distinct, ts = dialect.table, c("app"), c("name"), c("distinct_id"), c("timestamp")
+    cohort_name = f" AND e.{name} = %s" if cohort_event is not None else ""
+    return_name = f" AND e.{name} = %s" if return_event is not None else ""
+    cohort_bucket, cohort_bucket_params = dialect.local_bucket(period, "first_at", tz)
+    return_bucket, return_bucket_params = dialect.local_bucket(period, f"e.{ts}", tz)
+    # A first-ever event can't be found in a date range: firsts scans the user's whole history.
+    firsts = (
+        f"WITH firsts AS (SELECT e.{distinct} AS distinct_id, MIN(e.{ts}) AS first_at FROM {table} e "  # noqa: S608 (identifiers, placeholders)
+        f"WHERE e.{app} = %s{cohort_name} GROUP BY e.{distinct} "
+        f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
+        f"cohorts AS (SELECT distinct_id, {cohort_bucket} AS cohort FROM firsts), "
+    )
+    if return_event is None:
+        # Any event: each cohort user's events come from the (app, distinct_id, timestamp) index alone,
+        # so only the cohort's rows are read and bucketed, not everyone's.
+        returns = (
+            f"returns AS (SELECT DISTINCT c.cohort, c.distinct_id, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
+            f"JOIN {table} e{dialect.per_user_index()} ON e.{distinct} = c.distinct_id "
+            f"WHERE e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
+            "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
+        )
+    else:
+        # A named event: its rows come from the (app, name, timestamp) index; per-user probes would
+        # have to read every event of the user from the table to check its name.
+        returns = (
+            f"returns AS (SELECT DISTINCT e.{distinct} AS distinct_id, {return_bucket} AS bucket FROM {table} e "  # noqa: S608 (identifiers, placeholders)
+            f"WHERE e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s) "
+            "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.distinct_id = c.distinct_id "
+            "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
+        )
+    sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
+    app_id = dialect.app(app_id)
+    params = [app_id, *([cohort_event] if cohort_event is not None else [])]
+    params += [dialect.timestamp(cohorts_from), dialect.timestamp(cohorts_until)]
+    params += [*cohort_bucket_params, *return_bucket_params]
+    params += [app_id, *([return_event] if return_event is not None else [])]
+    params += [dialect.timestamp(cohorts_from), dialect.timestamp(returns_until)]
+
+    sizes: dict[date, int] = {}
+    retained: dict[date, dict[int, int]] = defaultdict(dict)
+    for cohort, bucket, users in dialect.fetch(sql, params):
+        cohort = dialect.to_date(cohort)
+        if bucket is None:
+            sizes[cohort] = users
+        else:
+            retained[cohort][periods_between(cohort, dialect.to_date(bucket), period)] = users
+    return sizes, retained
