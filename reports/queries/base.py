@@ -52,8 +52,8 @@ def property_value(dialect: Dialect, name: str, alias: str = "e") -> Fragment:
     key = metadata_key(name)
     if key is not None:
         sql, params = dialect.metadata_text(alias, key)
-        return f"NULLIF({sql}, '')", params
-    return f"NULLIF({alias}.{dialect.column(PROPERTIES[name])}, '')", []
+        return dialect.null_if_empty(sql), params
+    return dialect.null_if_empty(f"{alias}.{dialect.column(PROPERTIES[name])}"), []
 
 
 def per_value(

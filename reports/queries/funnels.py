@@ -121,76 +121,8 @@ def funnel(
     if isinstance(window_seconds, bool) or not isinstance(window_seconds, int) or window_seconds < 1:
         raise ValueError("window_seconds must be a positive integer")
     dialect = current()
-    c = dialect.column
-    ctes, params = [], []
-    where, where_params = _step_sql(dialect, steps[0], app_id, window)
-    deadline, deadline_params = dialect.plus_seconds("entries.t", window_seconds)
-    if breakdown is None:
-        entries = (
-            f"SELECT e.{c('distinct_id')} AS distinct_id, MIN(e.{c('timestamp')}) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
-            f"FROM {dialect.table} e WHERE {where} GROUP BY e.{c('distinct_id')}"
-        )
-        group_params = []
-    else:
-        group_sql, group_params = _property_text(dialect, breakdown)
-        # The entry event itself (ties on timestamp broken by id) gives the breakdown value.
-        entries = dialect.first_per_user(
-            f"e.{c('distinct_id')} AS distinct_id, e.{c('timestamp')} AS t, {group_sql} AS grp",
-            where,
-            f"e.{c('timestamp')}, e.{c('id')}",
-        )
-    ctes.append(
-        f"step_1 AS (SELECT entries.distinct_id, entries.t, {deadline} AS deadline, entries.grp, "  # noqa: S608 (identifiers, placeholders)
-        f"entries.t AS previous FROM ({entries}) entries)"
-    )
-    params += [*deadline_params, *group_params, *where_params]
-
-    for number, step in enumerate(steps[1:], start=2):
-        where, where_params = _step_sql(dialect, step, app_id, window)
-        ctes.append(
-            f"step_{number} AS (SELECT p.distinct_id, MIN(e.{c('timestamp')}) AS t, p.deadline, p.grp, "  # noqa: S608 (identifiers, placeholders)
-            f"p.t AS previous FROM step_{number - 1} p JOIN {dialect.table} e{dialect.per_user_index()} "
-            f"ON e.{c('distinct_id')} = p.distinct_id WHERE {where} AND e.{c('timestamp')} > p.t "
-            f"AND e.{c('timestamp')} <= p.deadline GROUP BY p.distinct_id, p.deadline, p.grp, p.t)"
-        )
-        params += where_params
-
-    # Medians need every converting user's time, so they are ranked in SQL and only the middle one or
-    # two rows per step averaged: the standard median, identical on every store.
-    delta = f"{dialect.epoch_microseconds('t')} - {dialect.epoch_microseconds('previous')}"
-    ctes.append(
-        "deltas AS ("  # noqa: S608 (identifiers)
-        + " UNION ALL ".join(
-            f"SELECT grp, {number} AS step, {delta} AS delta FROM step_{number}"  # noqa: S608 (identifiers)
-            for number in range(2, len(steps) + 1)
-        )
-        + ")"
-    )
-    by_group = breakdown is not None
-    group_windows = (
-        ", ROW_NUMBER() OVER (PARTITION BY grp, step ORDER BY delta) AS grp_rank, "
-        "COUNT(*) OVER (PARTITION BY grp, step) AS grp_n"
-        if by_group
-        else ""
-    )
-    ctes.append(
-        "ranked AS (SELECT grp, step, delta, ROW_NUMBER() OVER (PARTITION BY step ORDER BY delta) AS all_rank, "  # noqa: S608
-        f"COUNT(*) OVER (PARTITION BY step) AS all_n{group_windows} FROM deltas)"
-    )
-    selects = [
-        "SELECT 0 AS grouped, '' AS grp, step, COUNT(*) AS users, "
-        "AVG(CASE WHEN all_rank IN ((all_n + 1) / 2, (all_n + 2) / 2) THEN delta END) AS median "
-        "FROM ranked GROUP BY step",
-        "SELECT 0, '', 1, COUNT(*), NULL FROM step_1",
-    ]
-    if by_group:
-        selects += [
-            "SELECT 1, grp, step, COUNT(*), "
-            "AVG(CASE WHEN grp_rank IN ((grp_n + 1) / 2, (grp_n + 2) / 2) THEN delta END) "
-            "FROM ranked GROUP BY grp, step",
-            "SELECT 1, grp, 1, COUNT(*), NULL FROM step_1 GROUP BY grp",
-        ]
-    rows = dialect.fetch("WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(selects), params)
+    group = _property_text(dialect, breakdown) if breakdown is not None else None
+    rows = dialect.funnel_rows([_step_sql(dialect, step, app_id, window) for step in steps], window_seconds, group)
 
     overall: dict[int, tuple[int, Any]] = {}
     groups: dict[str, dict[int, tuple[int, Any]]] = defaultdict(dict)

@@ -71,45 +71,12 @@ def journey(*, app_id, distinct_id: str, cursor: str | None, limit: int) -> Jour
         raise ValueError(f"limit must be an integer from 1 to {MAX_JOURNEY_LIMIT}")
     after = decode_cursor(cursor) if cursor is not None else None
     dialect = current()
-    c = dialect.column
-    table, ts = dialect.table, c("timestamp")
-    gap_end, gap_params = dialect.plus_seconds("previous", SESSION_GAP_SECONDS)
-    whole_session = "PARTITION BY session ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-    page_filter, page_params = "", []
-    if after is not None:
-        moment = dialect.timestamp(after[0])
-        page_filter = "WHERE ts > %s OR (ts = %s AND id > %s) "
-        page_params = [moment, moment, after[1]]
-    user = f"FROM {table} e WHERE e.{c('app')} = %s AND e.{c('distinct_id')} = %s"
-    # Sessions need the whole history, but only (id, timestamp, path); the page's rows alone are joined
-    # back for their other columns, so a user with 100k events doesn't drag 100k metadata blobs through
-    # three window sorts.
-    sql = (
-        f"WITH ordered AS (SELECT e.{c('id')} AS id, e.{ts} AS ts, e.{c('path')} AS path, "  # noqa: S608 (identifiers, placeholders)
-        f"LAG(e.{ts}) OVER (ORDER BY e.{ts}, e.{c('id')}) AS previous {user}), "
-        "numbered AS (SELECT id, ts, path, "
-        f"SUM(CASE WHEN previous IS NULL OR ts > {gap_end} THEN 1 ELSE 0 END) "
-        "OVER (ORDER BY ts, id ROWS UNBOUNDED PRECEDING) AS session FROM ordered), "
-        "sessions AS (SELECT id, ts, session, "
-        "MIN(ts) OVER (PARTITION BY session) AS session_start, MAX(ts) OVER (PARTITION BY session) AS session_end, "
-        "COUNT(*) OVER (PARTITION BY session) AS session_events, "
-        f"FIRST_VALUE(path) OVER ({whole_session}) AS entry_page, "
-        f"LAST_VALUE(path) OVER ({whole_session}) AS exit_page FROM numbered), "
-        f"page AS (SELECT * FROM sessions {page_filter}ORDER BY ts, id LIMIT %s) "
-        # A session's figures only on its first row of the page: every timestamp read back costs the
-        # driver a parse, and repeating two per event was a fifth of a 1,000-event page (bench/behaviour.py).
-        f"SELECT paged.id, e.{c('event_id')}, e.{c('name')}, paged.ts, e.{c('url')}, e.{c('path')}, "
-        f"e.{c('metadata')}, paged.session, "
-        + ", ".join(
-            f"CASE WHEN paged.ts = paged.first_on_page THEN paged.{column} END"
-            for column in ("session_start", "session_end", "session_events", "entry_page", "exit_page")
-        )
-        + " FROM (SELECT *, MIN(ts) OVER (PARTITION BY session) AS first_on_page FROM page) paged "  # noqa: S608
-        f"JOIN {table} e ON e.{c('id')} = paged.id ORDER BY paged.ts, paged.id"
-    )
-    user_params = [dialect.app(app_id), distinct_id]
-    rows = dialect.fetch(sql, [*user_params, *gap_params, *page_params, limit + 1])
-    if not rows and not dialect.fetch(f"SELECT 1 {user} LIMIT 1", user_params):
+    rows = dialect.journey_rows(app_id, distinct_id, after, limit + 1, gap_seconds=SESSION_GAP_SECONDS)
+    if not rows and not dialect.fetch(
+        f"SELECT 1 FROM {dialect.table} e WHERE e.{dialect.column('app')} = %s "  # noqa: S608 (identifiers, placeholders)
+        f"AND e.{dialect.column('distinct_id')} = %s LIMIT 1",
+        [dialect.app(app_id), distinct_id],
+    ):
         return None
 
     page, more = rows[:limit], len(rows) > limit

@@ -118,48 +118,19 @@ def _retention_counts(
     returns_until: datetime,
 ) -> tuple[dict[date, int], dict[date, dict[int, int]]]:
     dialect = current()
-    c = dialect.column
-    table, app, name, distinct, ts = dialect.table, c("app"), c("name"), c("distinct_id"), c("timestamp")
-    cohort_name = f" AND e.{name} = %s" if cohort_event is not None else ""
-    return_name = f" AND e.{name} = %s" if return_event is not None else ""
-    cohort_bucket, cohort_bucket_params = dialect.local_bucket(period, "first_at", tz)
-    return_bucket, return_bucket_params = dialect.local_bucket(period, f"e.{ts}", tz)
-    # A first-ever event can't be found in a date range: firsts scans the user's whole history.
-    firsts = (
-        f"WITH firsts AS (SELECT e.{distinct} AS distinct_id, MIN(e.{ts}) AS first_at FROM {table} e "  # noqa: S608 (identifiers, placeholders)
-        f"WHERE e.{app} = %s{cohort_name} GROUP BY e.{distinct} "
-        f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
-        f"cohorts AS (SELECT distinct_id, {cohort_bucket} AS cohort FROM firsts), "
+    rows = dialect.retention_rows(
+        app_id=app_id,
+        cohort_event=cohort_event,
+        return_event=return_event,
+        period=period,
+        tz=tz,
+        cohorts_from=cohorts_from,
+        cohorts_until=cohorts_until,
+        returns_until=returns_until,
     )
-    if return_event is None:
-        # Any event: each cohort user's events come from the (app, distinct_id, timestamp) index alone,
-        # so only the cohort's rows are read and bucketed, not everyone's.
-        returns = (
-            f"returns AS (SELECT DISTINCT c.cohort, c.distinct_id, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
-            f"JOIN {table} e{dialect.per_user_index()} ON e.{distinct} = c.distinct_id "
-            f"WHERE e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
-            "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
-        )
-    else:
-        # A named event: its rows come from the (app, name, timestamp) index; per-user probes would
-        # have to read every event of the user from the table to check its name.
-        returns = (
-            f"returns AS (SELECT DISTINCT e.{distinct} AS distinct_id, {return_bucket} AS bucket FROM {table} e "  # noqa: S608 (identifiers, placeholders)
-            f"WHERE e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s) "
-            "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.distinct_id = c.distinct_id "
-            "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
-        )
-    sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
-    app_id = dialect.app(app_id)
-    params = [app_id, *([cohort_event] if cohort_event is not None else [])]
-    params += [dialect.timestamp(cohorts_from), dialect.timestamp(cohorts_until)]
-    params += [*cohort_bucket_params, *return_bucket_params]
-    params += [app_id, *([return_event] if return_event is not None else [])]
-    params += [dialect.timestamp(cohorts_from), dialect.timestamp(returns_until)]
-
     sizes: dict[date, int] = {}
     retained: dict[date, dict[int, int]] = defaultdict(dict)
-    for cohort, bucket, users in dialect.fetch(sql, params):
+    for cohort, bucket, users in rows:
         cohort = dialect.to_date(cohort)
         if bucket is None:
             sizes[cohort] = users

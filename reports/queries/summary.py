@@ -53,22 +53,9 @@ def _top(counts: dict, limit: int | None) -> list[Ranked]:
 
 
 def _summary_counts(dialect: Dialect, where) -> dict[str, dict[str | None, int]]:
-    """Events per value of each summary column, from one pass over the rows: first per combination of
-    the five columns (a few thousand rows), then each column's totals from those."""
-    where_sql, params = where
-    columns = [dialect.column(field) for field in _SUMMARY_COLUMNS]
-    listed = ", ".join(f"e.{column} AS {column}" for column in columns)
-    per_column = " UNION ALL ".join(
-        f"SELECT '{field}' AS field, {column} AS value, SUM(n) AS n FROM combos GROUP BY {column}"  # noqa: S608 (identifiers)
-        for field, column in zip(_SUMMARY_COLUMNS, columns, strict=True)
-    )
-    grouped = ", ".join(f"e.{column}" for column in columns)
-    sql = (
-        f"WITH combos AS (SELECT {listed}, COUNT(*) AS n FROM {dialect.table} e WHERE {where_sql} "  # noqa: S608 (identifiers, placeholders)
-        f"GROUP BY {grouped}) {per_column}"
-    )
+    """Events per value of each summary column."""
     counts: dict[str, dict] = {field: {} for field in _SUMMARY_COLUMNS}
-    for field, value, count in dialect.fetch(sql, params):
+    for field, value, count in dialect.value_counts(where, _SUMMARY_COLUMNS):
         counts[field][value or None] = int(count)
     return counts
 

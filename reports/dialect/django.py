@@ -1,43 +1,23 @@
-"""The SQL the reports' statements differ in from one database to the next, in one place.
-
-Every report is a parameterised statement of the same shape on every store; where the engines spell a
-thing differently (time arithmetic, local calendar buckets, JSON access, substring search, collation,
-"the first row per user"), the statement asks its Dialect for the fragment. A fragment is SQL text and
-its parameters in placeholder order; user-supplied values only ever reach SQL as parameters.
-
-The Django database's dialect (PostgreSQL or SQLite) is used unless ANALYTICS_STORE names another store.
-"""
+"""The Django database's dialects: PostgreSQL and SQLite, read through Django's connection."""
 
 import json
-import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
 from events.models import Event
-
-Fragment = tuple[str, list]
-
-
-def _column(field: str) -> str:
-    return connection.ops.quote_name(Event._meta.get_field(field).column)
+from reports.dialect.base import Fragment
+from reports.dialect.standard import StandardSQL
 
 
-class Dialect:
-    """The Django database's statements; subclasses override what their vendor spells differently."""
-
-    vendor: str
-
+class DjangoDatabase(StandardSQL):
     def __init__(self) -> None:
         self.table = connection.ops.quote_name(Event._meta.db_table)
 
     def column(self, field: str) -> str:
-        """An Event field's column, quoted."""
-        return _column(field)
-
-    # Running statements ------------------------------------------------------------------------
+        return connection.ops.quote_name(Event._meta.get_field(field).column)
 
     def fetch(self, sql: str, params: Sequence) -> list[tuple]:
         with connection.cursor() as cursor:
@@ -45,14 +25,11 @@ class Dialect:
             return cursor.fetchall()
 
     def stream(self, sql: str, params: Sequence, *, chunk: int) -> Iterator[tuple]:
-        """Rows fetched ``chunk`` at a time (a server-side cursor where the database has one), so memory
-        stays flat however many rows the statement returns."""
+        # A server-side cursor where the database has one.
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, list(params))
             while rows := cursor.fetchmany(chunk):
                 yield from rows
-
-    # Values in and out -------------------------------------------------------------------------
 
     def timestamp(self, moment: datetime) -> Any:
         return Event._meta.get_field("timestamp").get_db_prep_value(moment, connection)
@@ -60,75 +37,8 @@ class Dialect:
     def app(self, app_id) -> Any:
         return Event._meta.get_field("app").get_db_prep_value(app_id, connection)
 
-    @staticmethod
-    def to_timestamp(value: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
-    @staticmethod
-    def to_date(value: Any) -> date:
-        return value if isinstance(value, date) else date.fromisoformat(value)
-
-    @staticmethod
-    def to_uuid(value: Any) -> uuid.UUID:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-    @staticmethod
-    def to_json(value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str | bytes) else value
-
-    # Fragments ---------------------------------------------------------------------------------
-
-    def plus_seconds(self, expr: str, seconds: int) -> Fragment:
-        raise NotImplementedError
-
-    def epoch_microseconds(self, expr: str) -> str:
-        raise NotImplementedError
-
-    def local_bucket(self, period: str, expr: str, tz: str) -> Fragment:
-        """The local calendar date starting ``expr``'s day, Monday-week or month, as a sortable value."""
-        raise NotImplementedError
-
-    def hour_start(self, expr: str, minutes: int) -> Fragment:
-        """The UTC instant ``expr``'s hour began, hours being shifted by ``minutes`` past each UTC hour
-        (India's +05:30 starts hours at :30 UTC). A timestamp, not a wall time, so a CASE can choose
-        between the offsets of a window that crosses a change."""
-        raise NotImplementedError
-
-    def utc_minute(self, expr: str) -> str:
-        """``expr``'s UTC minute as 'YYYY-MM-DD HH:MM' text."""
-        raise NotImplementedError
-
-    def contains(self, expr: str) -> str:
-        # strpos/instr rather than LIKE: no wildcard escaping, and case-sensitive everywhere.
-        raise NotImplementedError
-
-    def metadata_text(self, alias: str, key: str) -> Fragment:
-        """A metadata value as text: strings as themselves, numbers and booleans as their JSON text;
-        null when the key is missing."""
-        raise NotImplementedError
-
-    def text_order(self, expr: str) -> str:
-        """``expr`` sorted in code-point order whatever the database's collation, so a top-10 list is
-        the same list on every store."""
-        return expr
-
-    def per_user_index(self) -> str:
-        """A join hint for reading one user's events by (app, distinct_id, timestamp); none by default."""
-        return ""
-
-    def first_per_user(self, columns: str, where: str, order: str) -> str:
-        """``columns`` (each with an alias) of each distinct_id's first row of ``e`` matching ``where``
-        in ``order``; other columns may come along."""
-        distinct = self.column("distinct_id")
-        return (
-            f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY e.{distinct} "  # noqa: S608 (identifiers, placeholders)
-            f"ORDER BY {order}) AS user_rank FROM {self.table} e WHERE {where}) ranked WHERE user_rank = 1"
-        )
-
-
-class PostgreSQL(Dialect):
+class PostgreSQL(DjangoDatabase):
     vendor = "postgresql"
 
     def fetch(self, sql: str, params: Sequence) -> list[tuple]:
@@ -174,7 +84,7 @@ class PostgreSQL(Dialect):
         )
 
 
-class SQLite(Dialect):
+class SQLite(DjangoDatabase):
     """Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, UUIDs as 32 hex digits
     and JSON as text; the fragments work on that text exactly (julianday() would round microseconds)."""
 
@@ -226,12 +136,3 @@ class SQLite(Dialect):
         # funnel over 200k events.
         name = next(index.name for index in Event._meta.indexes if index.fields == ["app", "distinct_id", "timestamp"])
         return f" INDEXED BY {connection.ops.quote_name(name)}"
-
-
-def current() -> Dialect:
-    """The dialect of the store reports read."""
-    if connection.vendor == "postgresql":
-        return PostgreSQL()
-    if connection.vendor == "sqlite":
-        return SQLite()
-    raise NotImplementedError(f"reports support PostgreSQL and SQLite, not {connection.vendor}")

@@ -1,0 +1,125 @@
+"""What every store's dialect provides: running a statement, reading its values, the fragments the
+report statements are assembled from, and the few whole statements the engines cannot share.
+
+A fragment is SQL text and its parameters in placeholder order (``%s``); user-supplied values only ever
+reach SQL as parameters. Rows come back as tuples of the store's own representation, which the
+``to_*`` readers turn into Python values.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+Fragment = tuple[str, list]
+
+
+class Dialect:
+    vendor: str
+    table: str
+
+    def column(self, field: str) -> str:
+        """An Event field's column, quoted."""
+        raise NotImplementedError
+
+    # Running statements ------------------------------------------------------------------------
+
+    def fetch(self, sql: str, params: Sequence) -> list[tuple]:
+        raise NotImplementedError
+
+    def stream(self, sql: str, params: Sequence, *, chunk: int) -> Iterator[tuple]:
+        """Rows fetched ``chunk`` at a time, so memory stays flat however many rows the statement returns."""
+        raise NotImplementedError
+
+    # Values in and out -------------------------------------------------------------------------
+
+    def timestamp(self, moment: datetime) -> Any:
+        raise NotImplementedError
+
+    def app(self, app_id) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def to_timestamp(value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    @staticmethod
+    def to_date(value: Any) -> date:
+        return value if isinstance(value, date) else date.fromisoformat(value)
+
+    @staticmethod
+    def to_uuid(value: Any) -> uuid.UUID:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+    @staticmethod
+    def to_json(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    # Fragments ---------------------------------------------------------------------------------
+
+    def null_if_empty(self, expr: str) -> str:
+        return f"NULLIF({expr}, '')"
+
+    def plus_seconds(self, expr: str, seconds: int) -> Fragment:
+        raise NotImplementedError
+
+    def epoch_microseconds(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def local_bucket(self, period: str, expr: str, tz: str) -> Fragment:
+        """The local calendar date starting ``expr``'s day, Monday-week or month, as a sortable value."""
+        raise NotImplementedError
+
+    def hour_start(self, expr: str, minutes: int) -> Fragment:
+        """The UTC instant ``expr``'s hour began, hours being shifted by ``minutes`` past each UTC hour
+        (India's +05:30 starts hours at :30 UTC). An instant, not a wall time, so a CASE can choose
+        between the offsets of a window that crosses a change."""
+        raise NotImplementedError
+
+    def utc_minute(self, expr: str) -> str:
+        """``expr``'s UTC minute as 'YYYY-MM-DD HH:MM' text."""
+        raise NotImplementedError
+
+    def contains(self, expr: str) -> str:
+        """``expr`` holds the parameter, case-sensitively and without wildcards."""
+        raise NotImplementedError
+
+    def metadata_text(self, alias: str, key: str) -> Fragment:
+        """A top-level metadata value as text: strings as themselves, numbers and booleans as their JSON
+        text; null when the key is missing or its value is null."""
+        raise NotImplementedError
+
+    def text_order(self, expr: str) -> str:
+        """``expr`` sorted in code-point order whatever the database's collation, so a top-10 list is
+        the same list on every store."""
+        return expr
+
+    def per_user_index(self) -> str:
+        """A join hint for reading one user's events by (app, distinct_id, timestamp); none by default."""
+        return ""
+
+    # Whole statements (reports/dialect/standard.py has them in standard SQL) -------------------
+
+    def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
+        """(field, value, events) for every value of each field over the events ``where`` picks."""
+        raise NotImplementedError
+
+    def funnel_rows(self, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None) -> list[tuple]:
+        """(grouped, group, step, users, median microseconds from the previous step) of a funnel whose
+        steps' events ``steps`` pick (alias ``e``); grouped rows only when ``group`` gives each user's
+        entry-event value. See reports.queries.funnels.funnel for the rules."""
+        raise NotImplementedError
+
+    def retention_rows(self, **query) -> list[tuple]:
+        """(cohort start, return period start or None for the cohort's size, users); see
+        reports.queries.retention for the arguments and rules."""
+        raise NotImplementedError
+
+    def journey_rows(self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int) -> list[tuple]:
+        """Up to ``limit`` of the user's events after the ``after`` (timestamp, tie-breaker) position,
+        each (tie-breaker, event_id, name, timestamp, url, path, metadata, session number, then the
+        session's start, end, event count, entry and exit page on its first row of the page only)."""
+        raise NotImplementedError

@@ -1,0 +1,200 @@
+"""The statements the Django databases (PostgreSQL, SQLite) share, in standard SQL: common table
+expressions and window functions, which ClickHouse's old server lacks (reports/dialect/clickhouse.py
+has its array-based spellings of the same statements)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from reports.dialect.base import Dialect, Fragment
+
+
+class StandardSQL(Dialect):
+    def first_per_user(self, columns: str, where: str, order: str) -> str:
+        """``columns`` (each with an alias) of each distinct_id's first row of ``e`` matching ``where``
+        in ``order``; other columns may come along."""
+        distinct = self.column("distinct_id")
+        return (
+            f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY e.{distinct} "  # noqa: S608 (identifiers, placeholders)
+            f"ORDER BY {order}) AS user_rank FROM {self.table} e WHERE {where}) ranked WHERE user_rank = 1"
+        )
+
+    def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
+        # One pass over the rows: first per combination of the fields (a few thousand rows), then each
+        # field's totals from those.
+        where_sql, params = where
+        columns = [self.column(field) for field in fields]
+        listed = ", ".join(f"e.{column} AS {column}" for column in columns)
+        per_column = " UNION ALL ".join(
+            f"SELECT '{field}' AS field, {column} AS value, SUM(n) AS n FROM combos GROUP BY {column}"  # noqa: S608 (identifiers)
+            for field, column in zip(fields, columns, strict=True)
+        )
+        grouped = ", ".join(f"e.{column}" for column in columns)
+        sql = (
+            f"WITH combos AS (SELECT {listed}, COUNT(*) AS n FROM {self.table} e WHERE {where_sql} "  # noqa: S608 (identifiers, placeholders)
+            f"GROUP BY {grouped}) {per_column}"
+        )
+        return self.fetch(sql, params)
+
+    def funnel_rows(self, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None) -> list[tuple]:
+        c = self.column
+        ctes, params = [], []
+        where, where_params = steps[0]
+        deadline, deadline_params = self.plus_seconds("entries.t", window_seconds)
+        if group is None:
+            entries = (
+                f"SELECT e.{c('distinct_id')} AS distinct_id, MIN(e.{c('timestamp')}) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
+                f"FROM {self.table} e WHERE {where} GROUP BY e.{c('distinct_id')}"
+            )
+            group_params = []
+        else:
+            group_sql, group_params = group
+            # The entry event itself (ties on timestamp broken by id) gives the breakdown value.
+            entries = self.first_per_user(
+                f"e.{c('distinct_id')} AS distinct_id, e.{c('timestamp')} AS t, {group_sql} AS grp",
+                where,
+                f"e.{c('timestamp')}, e.{c('id')}",
+            )
+        ctes.append(
+            f"step_1 AS (SELECT entries.distinct_id, entries.t, {deadline} AS deadline, entries.grp, "  # noqa: S608 (identifiers, placeholders)
+            f"entries.t AS previous FROM ({entries}) entries)"
+        )
+        params += [*deadline_params, *group_params, *where_params]
+
+        for number, (where, where_params) in enumerate(steps[1:], start=2):
+            ctes.append(
+                f"step_{number} AS (SELECT p.distinct_id, MIN(e.{c('timestamp')}) AS t, p.deadline, p.grp, "  # noqa: S608 (identifiers, placeholders)
+                f"p.t AS previous FROM step_{number - 1} p JOIN {self.table} e{self.per_user_index()} "
+                f"ON e.{c('distinct_id')} = p.distinct_id WHERE {where} AND e.{c('timestamp')} > p.t "
+                f"AND e.{c('timestamp')} <= p.deadline GROUP BY p.distinct_id, p.deadline, p.grp, p.t)"
+            )
+            params += where_params
+
+        # Medians need every converting user's time, so they are ranked in SQL and only the middle one
+        # or two rows per step averaged: the standard median, identical on every store.
+        delta = f"{self.epoch_microseconds('t')} - {self.epoch_microseconds('previous')}"
+        ctes.append(
+            "deltas AS ("  # noqa: S608 (identifiers)
+            + " UNION ALL ".join(
+                f"SELECT grp, {number} AS step, {delta} AS delta FROM step_{number}"  # noqa: S608 (identifiers)
+                for number in range(2, len(steps) + 1)
+            )
+            + ")"
+        )
+        group_windows = (
+            ", ROW_NUMBER() OVER (PARTITION BY grp, step ORDER BY delta) AS grp_rank, "
+            "COUNT(*) OVER (PARTITION BY grp, step) AS grp_n"
+            if group
+            else ""
+        )
+        ctes.append(
+            "ranked AS (SELECT grp, step, delta, ROW_NUMBER() OVER (PARTITION BY step ORDER BY delta) AS all_rank, "  # noqa: S608
+            f"COUNT(*) OVER (PARTITION BY step) AS all_n{group_windows} FROM deltas)"
+        )
+        selects = [
+            "SELECT 0 AS grouped, '' AS grp, step, COUNT(*) AS users, "
+            "AVG(CASE WHEN all_rank IN ((all_n + 1) / 2, (all_n + 2) / 2) THEN delta END) AS median "
+            "FROM ranked GROUP BY step",
+            "SELECT 0, '', 1, COUNT(*), NULL FROM step_1",
+        ]
+        if group:
+            selects += [
+                "SELECT 1, grp, step, COUNT(*), "
+                "AVG(CASE WHEN grp_rank IN ((grp_n + 1) / 2, (grp_n + 2) / 2) THEN delta END) "
+                "FROM ranked GROUP BY grp, step",
+                "SELECT 1, grp, 1, COUNT(*), NULL FROM step_1 GROUP BY grp",
+            ]
+        return self.fetch("WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(selects), params)
+
+    def retention_rows(
+        self,
+        *,
+        app_id,
+        cohort_event: str | None,
+        return_event: str | None,
+        period: str,
+        tz: str,
+        cohorts_from: datetime,
+        cohorts_until: datetime,
+        returns_until: datetime,
+    ) -> list[tuple]:
+        c = self.column
+        table, app, name, distinct, ts = self.table, c("app"), c("name"), c("distinct_id"), c("timestamp")
+        cohort_name = f" AND e.{name} = %s" if cohort_event is not None else ""
+        return_name = f" AND e.{name} = %s" if return_event is not None else ""
+        cohort_bucket, cohort_bucket_params = self.local_bucket(period, "first_at", tz)
+        return_bucket, return_bucket_params = self.local_bucket(period, f"e.{ts}", tz)
+        # A first-ever event can't be found in a date range: firsts scans the user's whole history.
+        firsts = (
+            f"WITH firsts AS (SELECT e.{distinct} AS distinct_id, MIN(e.{ts}) AS first_at FROM {table} e "  # noqa: S608 (identifiers, placeholders)
+            f"WHERE e.{app} = %s{cohort_name} GROUP BY e.{distinct} "
+            f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
+            f"cohorts AS (SELECT distinct_id, {cohort_bucket} AS cohort FROM firsts), "
+        )
+        if return_event is None:
+            # Any event: each cohort user's events come from the (app, distinct_id, timestamp) index
+            # alone, so only the cohort's rows are read and bucketed, not everyone's.
+            returns = (
+                f"returns AS (SELECT DISTINCT c.cohort, c.distinct_id, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
+                f"JOIN {table} e{self.per_user_index()} ON e.{distinct} = c.distinct_id "
+                f"WHERE e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
+                "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
+            )
+        else:
+            # A named event: its rows come from the (app, name, timestamp) index; per-user probes would
+            # have to read every event of the user from the table to check its name.
+            returns = (
+                f"returns AS (SELECT DISTINCT e.{distinct} AS distinct_id, {return_bucket} AS bucket FROM {table} e "  # noqa: S608 (identifiers, placeholders)
+                f"WHERE e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s) "
+                "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.distinct_id = c.distinct_id "
+                "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
+            )
+        sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
+        app_id = self.app(app_id)
+        params = [app_id, *([cohort_event] if cohort_event is not None else [])]
+        params += [self.timestamp(cohorts_from), self.timestamp(cohorts_until)]
+        params += [*cohort_bucket_params, *return_bucket_params]
+        params += [app_id, *([return_event] if return_event is not None else [])]
+        params += [self.timestamp(cohorts_from), self.timestamp(returns_until)]
+        return self.fetch(sql, params)
+
+    def journey_rows(
+        self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
+    ) -> list[tuple]:
+        c = self.column
+        table, ts = self.table, c("timestamp")
+        gap_end, gap_params = self.plus_seconds("previous", gap_seconds)
+        whole_session = "PARTITION BY session ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+        page_filter, page_params = "", []
+        if after is not None:
+            moment = self.timestamp(after[0])
+            page_filter = "WHERE ts > %s OR (ts = %s AND id > %s) "
+            page_params = [moment, moment, after[1]]
+        user = f"FROM {table} e WHERE e.{c('app')} = %s AND e.{c('distinct_id')} = %s"
+        # Sessions need the whole history, but only (id, timestamp, path); the page's rows alone are
+        # joined back for their other columns, so a user with 100k events doesn't drag 100k metadata
+        # blobs through three window sorts.
+        sql = (
+            f"WITH ordered AS (SELECT e.{c('id')} AS id, e.{ts} AS ts, e.{c('path')} AS path, "  # noqa: S608 (identifiers, placeholders)
+            f"LAG(e.{ts}) OVER (ORDER BY e.{ts}, e.{c('id')}) AS previous {user}), "
+            "numbered AS (SELECT id, ts, path, "
+            f"SUM(CASE WHEN previous IS NULL OR ts > {gap_end} THEN 1 ELSE 0 END) "
+            "OVER (ORDER BY ts, id ROWS UNBOUNDED PRECEDING) AS session FROM ordered), "
+            "sessions AS (SELECT id, ts, session, "
+            "MIN(ts) OVER (PARTITION BY session) AS session_start, MAX(ts) OVER (PARTITION BY session) AS session_end, "
+            "COUNT(*) OVER (PARTITION BY session) AS session_events, "
+            f"FIRST_VALUE(path) OVER ({whole_session}) AS entry_page, "
+            f"LAST_VALUE(path) OVER ({whole_session}) AS exit_page FROM numbered), "
+            f"page AS (SELECT * FROM sessions {page_filter}ORDER BY ts, id LIMIT %s) "
+            # A session's figures only on its first row of the page: every timestamp read back costs the
+            # driver a parse, and repeating two per event was a fifth of a 1,000-event page (bench/behaviour.py).
+            f"SELECT paged.id, e.{c('event_id')}, e.{c('name')}, paged.ts, e.{c('url')}, e.{c('path')}, "
+            f"e.{c('metadata')}, paged.session, "
+            + ", ".join(
+                f"CASE WHEN paged.ts = paged.first_on_page THEN paged.{column} END"
+                for column in ("session_start", "session_end", "session_events", "entry_page", "exit_page")
+            )
+            + " FROM (SELECT *, MIN(ts) OVER (PARTITION BY session) AS first_on_page FROM page) paged "  # noqa: S608
+            f"JOIN {table} e ON e.{c('id')} = paged.id ORDER BY paged.ts, paged.id"
+        )
+        return self.fetch(sql, [self.app(app_id), distinct_id, *gap_params, *page_params, limit])
