@@ -8,7 +8,7 @@ from apikeys.keys import KeyKind
 from events import buffer
 from events.worker import IngestWorker
 
-pytest_plugins = ["analytics_project.testing"]
+pytest_plugins = ["analytics_project.testing", "clickhouse_store.testing"]
 
 
 @pytest.fixture(autouse=True)

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apikeys",
     "events",
     "reports",
+    "clickhouse_store",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,9 @@ COUNTRY_HEADER = env_str("COUNTRY_HEADER", "")
 GEOIP_DATABASE = env_str("GEOIP_DATABASE", "")
 if GEOIP_DATABASE and not Path(GEOIP_DATABASE).is_file():
     raise ImproperlyConfigured(f"GEOIP_DATABASE {GEOIP_DATABASE!r} is not a readable file.")
+# The ClickHouse analytics store (README "ClickHouse"): clickhouse://user:password@host:9000/database
+# for a server, chdb:///absolute/dir for the engine in process.
+CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 REPORT_CACHE_TTL = env_int("REPORT_CACHE_TTL", 60)
 RATELIMIT_USE_CACHE = "default"
 # django-ratelimit refuses a per-process cache by default; the embedded default accepts that

@@ -1,0 +1,73 @@
+"""The ClickHouse schema: versioned SQL files in schema/, applied in order by `manage.py clickhouse_migrate`
+and recorded in the database's schema_migrations table.
+
+A file holds statements separated by a semicolon at the end of a line, with two placeholders:
+{database}, and {events}, the events table's own DDL (on one node, {database}.events). Every
+statement is safe to run twice (IF NOT EXISTS): a migrate that died half way through a file
+applies the whole file again.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_store.client import Client
+
+DIRECTORY = Path(__file__).resolve().parent / "schema"
+_FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self, *, database: str) -> list[str]:
+        text = self.sql.replace("{database}", database).replace("{events}", f"{database}.events")
+        return [statement.strip() for statement in _STATEMENT_END.split(text) if statement.strip()]
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for path in sorted(DIRECTORY.iterdir()):
+        if match := _FILE_NAME.match(path.name):
+            found.append(Migration(version=int(match[1]), name=match[2], sql=path.read_text()))
+    return found
+
+
+LATEST = migrations()[-1].version
+
+
+def applied(client: Client) -> set[int]:
+    """Versions recorded in the database; none when it, or its schema_migrations table, is missing."""
+    exists = client.execute(
+        "SELECT count() FROM system.tables WHERE database = %(database)s AND name = 'schema_migrations'",
+        {"database": client.database},
+    )
+    if not exists[0][0]:
+        return set()
+    versions = client.execute(f"SELECT version FROM {client.database}.schema_migrations")  # noqa: S608
+    return {version for (version,) in versions}
+
+
+def pending(client: Client) -> list[Migration]:
+    done = applied(client)
+    return [migration for migration in migrations() if migration.version not in done]
+
+
+def migrate(client: Client) -> list[Migration]:
+    """Create the database if missing, apply what is pending, return what was applied."""
+    client.create_database()
+    client.execute(
+        f"CREATE TABLE IF NOT EXISTS {client.database}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    todo = pending(client)
+    for migration in todo:
+        for statement in migration.statements(database=client.database):
+            client.execute(statement)
+        record = [(migration.version, migration.name)]
+        client.insert(f"{client.database}.schema_migrations", ("version", "name"), record)
+    return todo

@@ -1,0 +1,89 @@
+"""Migrated ClickHouse databases for tests, on both engines (registered by the root conftest.py).
+
+`clickhouse_engine` (a session fixture) is parametrised over
+- server: the server of the environment's CLICKHOUSE_URL (CI: Debian's 18.16), in a database of
+  its own, test_<database>, made fresh for the session and dropped at its end; skipped when
+  CLICKHOUSE_URL is not a clickhouse:// URL;
+- chdb: the current engine in process, in a temporary directory; always there.
+`clickhouse` gives each test that engine with its tables emptied. The functions below build the
+same databases for any other fixture (the report tests reuse them).
+"""
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from clickhouse_store import schema
+from clickhouse_store.client import Client, connect
+
+ENGINES = ("server", "chdb")
+TABLES = ("events", "event_ids")
+
+
+def server_test_url(url: str) -> str:
+    """The URL's server, database test_<its database>: as Django names its test database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/test_{parts.path.strip('/') or 'default'}"))
+
+
+def fresh_server_database(url: str) -> Client:
+    """A migrated, empty database at ``url``, dropped first if a run before left it."""
+    client = connect(url)
+    drop_database(client)
+    schema.migrate(client)
+    return client
+
+
+def drop_database(client: Client) -> None:
+    # From a connection to "default": the driver's own session names the database being dropped.
+    other = connect(urlunsplit(urlsplit(client.url)._replace(path="/default")))
+    try:
+        other.execute(f"DROP DATABASE IF EXISTS {client.database}")
+    finally:
+        other.close()
+    client.close()
+
+
+def chdb_database(directory) -> Client:
+    """The chdb engine in ``directory``, migrated. One directory per process: chdb allows no second."""
+    client = connect(f"chdb://{directory}")
+    schema.migrate(client)
+    return client
+
+
+def empty(client: Client) -> None:
+    for table in TABLES:
+        client.execute(f"TRUNCATE TABLE {client.database}.{table}")
+
+
+def server_url_from_environment() -> str | None:
+    url = os.environ.get("CLICKHOUSE_URL", "")
+    return url if url.startswith("clickhouse://") else None
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def clickhouse_engine(request, tmp_path_factory) -> Iterator[Client]:
+    if request.param == "chdb":
+        yield chdb_database(tmp_path_factory.getbasetemp() / "chdb")
+        return
+    url = server_url_from_environment()
+    if url is None:
+        pytest.skip("no ClickHouse server: set CLICKHOUSE_URL=clickhouse://... (CI does)")
+    client = fresh_server_database(server_test_url(url))
+    yield client
+    drop_database(client)
+
+
+@pytest.fixture
+def clickhouse_engine_name(clickhouse_engine, request) -> str:
+    """server or chdb: which engine this test's clickhouse is."""
+    return request.node.callspec.params["clickhouse_engine"]
+
+
+@pytest.fixture
+def clickhouse(clickhouse_engine) -> Client:
+    """A migrated ClickHouse database with empty tables, on the server and on chdb."""
+    empty(clickhouse_engine)
+    return clickhouse_engine

@@ -1,0 +1,52 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from clickhouse_store import schema, testing
+from clickhouse_store.rows import COLUMNS
+
+
+def test_the_events_table_has_exactly_the_columns_reports_read(clickhouse):
+    columns = clickhouse.execute(
+        "SELECT name FROM system.columns WHERE database = %(database)s AND table = 'events'",
+        {"database": clickhouse.database},
+    )
+    assert tuple(name for (name,) in columns) == COLUMNS
+
+
+def test_migrate_twice_applies_nothing_the_second_time(clickhouse):
+    assert schema.migrate(clickhouse) == []
+    assert schema.applied(clickhouse) == {migration.version for migration in schema.migrations()}
+
+
+def test_check_passes_on_a_migrated_database_and_fails_on_a_fresh_one(settings, capsys):
+    url = testing.server_url_from_environment()
+    if url is None:
+        pytest.skip("needs a ClickHouse server (CLICKHOUSE_URL)")
+    settings.CLICKHOUSE_URL = testing.server_test_url(url) + "_check"
+    client = testing.fresh_server_database(settings.CLICKHOUSE_URL)
+    try:
+        call_command("clickhouse_migrate", "--check")
+        client.execute(f"DROP TABLE {client.database}.schema_migrations")
+        with pytest.raises(CommandError, match="pending: 0001_events, 0002_event_ids"):
+            call_command("clickhouse_migrate", "--check")
+        call_command("clickhouse_migrate")
+        assert f"applied {schema.LATEST:04d}_" in capsys.readouterr().out
+        call_command("clickhouse_migrate", "--check")
+    finally:
+        testing.drop_database(client)
+
+
+def test_migrate_creates_a_missing_database(settings):
+    url = testing.server_url_from_environment()
+    if url is None:
+        pytest.skip("needs a ClickHouse server (CLICKHOUSE_URL)")
+    settings.CLICKHOUSE_URL = testing.server_test_url(url) + "_created"
+    client = testing.fresh_server_database(settings.CLICKHOUSE_URL)
+    testing.drop_database(client)
+    with pytest.raises(CommandError):
+        call_command("clickhouse_migrate", "--check")
+    call_command("clickhouse_migrate")
+    try:
+        call_command("clickhouse_migrate", "--check")
+    finally:
+        testing.drop_database(client)
