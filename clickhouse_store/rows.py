@@ -36,6 +36,8 @@ COLUMNS = (
     "user_agent",
     "source",
     "metadata",
+    "metadata_keys",
+    "metadata_values",
     "seq",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,6 +51,12 @@ def microseconds(moment: datetime) -> int:
 
 def metadata_text(metadata: dict) -> str:
     return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+
+
+def metadata_arrays(metadata: dict) -> tuple[list[str], list[str]]:
+    """The metadata_keys and metadata_values columns: top-level keys whose value is not null."""
+    pairs = [(key, value) for key, value in metadata.items() if value is not None]
+    return [key for key, _ in pairs], [value if isinstance(value, str) else metadata_text(value) for _, value in pairs]
 
 
 def from_event(event: Event, seq: int) -> tuple:
@@ -82,5 +90,6 @@ def from_event(event: Event, seq: int) -> tuple:
         event.user_agent,
         event.source,
         metadata_text(event.metadata),
+        *metadata_arrays(event.metadata),
         seq,
     )

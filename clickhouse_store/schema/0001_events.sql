@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS {events} (
     user_agent String,
     source String,
     metadata String,
+    -- Each top-level metadata key, and its value as text (a string as itself, anything else as its
+    -- JSON; null values left out): reports group and filter by a key without the JSON functions
+    -- 18.16 lacks, and get the text PostgreSQL's ->> gives.
+    metadata_keys Array(String),
+    metadata_values Array(String),
     seq UInt64
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(toDateTime(intDiv(timestamp_us, 1000000), 'UTC'))

@@ -2,8 +2,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from clickhouse_store import testing
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+
+from reports.dialect.clickhouse import ClickHouse
+from reports.tests.stores import Mirror, MirroredClickHouse
 
 COLLECT = "/api/analytics/collect"
 REPORTS = "/api/analytics/"
@@ -27,6 +31,30 @@ USER_AGENTS = {
     FIREFOX_MAC: ("desktop", "Firefox", "Mac OS X"),
     None: ("", "", ""),  # the test client sends no User-Agent header
 }
+
+
+@pytest.fixture(scope="session")
+def report_clickhouse(tmp_path_factory):
+    """The ClickHouse the report tests read: CLICKHOUSE_URL's server when there is one (CI's
+    PostgreSQL run), else the current engine in process (chdb)."""
+    url = testing.server_url_from_environment()
+    if url is None:
+        yield testing.chdb_database(tmp_path_factory.getbasetemp() / "chdb")
+        return
+    client = testing.fresh_server_database(testing.server_test_url(url) + "_reports")
+    yield client
+    testing.drop_database(client)
+
+
+@pytest.fixture(autouse=True, params=["django", "clickhouse"])
+def analytics_store(request, settings):
+    """Every report test runs on the Django database and on ClickHouse (a module that reads no
+    reports overrides this fixture)."""
+    if request.param == "clickhouse":
+        mirror = Mirror(request.getfixturevalue("report_clickhouse"))
+        settings.ANALYTICS_STORE = "clickhouse"
+        request.getfixturevalue("monkeypatch").setattr(ClickHouse, "for_settings", lambda: MirroredClickHouse(mirror))
+    return request.param
 
 
 def event(**fields) -> dict:

@@ -14,6 +14,14 @@ from apikeys.services import app_register
 from events.services import RequestFacts, events_ingest
 from reports.tests.conftest import may_read_events
 
+
+@pytest.fixture
+def analytics_store():
+    """Django's store only: a browser run per store would double minutes of Chromium for SQL the other
+    report tests already run on ClickHouse."""
+    return "django"
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-browser-tests"
 

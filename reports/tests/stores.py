@@ -1,0 +1,47 @@
+"""The report tests run unchanged on every store: they insert through collect or bulk_create into the
+Django database, and on ClickHouse each report reads a copy of those events made just before it runs
+(by the same row conversion the writer uses), so a test reads what it wrote on either store."""
+
+from clickhouse_store import rows, testing
+from clickhouse_store.client import Client
+from django.db.models import Count, Max, Sum
+
+from events.models import Event
+from reports.dialect.clickhouse import ClickHouse
+
+COPY_CHUNK = 5000
+
+
+class Mirror:
+    def __init__(self, store: Client) -> None:
+        self.store = store
+        self.copied = None
+
+    def refresh(self) -> None:
+        """Copies the Django database's events when they changed since the last copy."""
+        signature = Event.objects.aggregate(count=Count("id"), top=Max("id"), total=Sum("id"))
+        if signature == self.copied:
+            return
+        testing.empty(self.store)
+        batch = []
+        for event in Event.objects.order_by("id").iterator(chunk_size=COPY_CHUNK):
+            batch.append(rows.from_event(event, seq=event.id))
+            if len(batch) == COPY_CHUNK:
+                self.store.insert(f"{self.store.database}.events", rows.COLUMNS, batch)
+                batch = []
+        self.store.insert(f"{self.store.database}.events", rows.COLUMNS, batch)
+        self.copied = signature
+
+
+class MirroredClickHouse(ClickHouse):
+    def __init__(self, mirror: Mirror) -> None:
+        super().__init__(mirror.store)
+        self.mirror = mirror
+
+    def fetch(self, sql, params):
+        self.mirror.refresh()
+        return super().fetch(sql, params)
+
+    def stream(self, sql, params, *, chunk):
+        self.mirror.refresh()
+        yield from super().stream(sql, params, chunk=chunk)
