@@ -69,9 +69,7 @@ class Client:
     def iter_rows(self, sql: str, params: dict | None = None, chunk: int = 10_000) -> Iterator[tuple]:
         raise NotImplementedError
 
-    def insert(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None
-    ) -> int:
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None) -> int:
         """``settings``: the server's query settings for this insert; chdb, never a cluster, has none to take."""
         raise NotImplementedError
 
@@ -104,9 +102,7 @@ class ServerClient(Client):
                 zone = zone or self._server_zone()  # known once the first block has arrived
                 yield _utc_values(row, zone)
 
-    def insert(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None
-    ) -> int:
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None) -> int:
         rows = [tuple(row) for row in rows]
         if not rows:
             return 0
@@ -172,6 +168,7 @@ class ChdbClient(Client):
         from chdb import session  # imported only when used: it loads a 500 MB engine
 
         self.path = path
+        self.url = f"chdb://{path}"
         self._lock = threading.Lock()
         try:
             self._session = session.Session(path)
@@ -197,9 +194,7 @@ class ChdbClient(Client):
     def iter_rows(self, sql: str, params: dict | None = None, chunk: int = 10_000) -> Iterator[tuple]:
         yield from self.execute(sql, params)
 
-    def insert(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None
-    ) -> int:
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None) -> int:
         values = [f"({', '.join(literal(value) for value in row)})" for row in rows]
         if values:
             # Every value a literal escaped as clickhouse-driver escapes; table and columns are the caller's.
