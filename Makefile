@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run serve test venv lint bench chromium
+.PHONY: run serve test venv lint bench chromium clickhouse-check
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ chromium: venv
 	else \
 		echo "No Chromium (chromium, chromium-browser or google-chrome on PATH, or CHROMIUM_PATH) and not root with apt-get to install it: pytest will skip the browser tests (fail them under CI)"; \
 	fi
+
+DROP_CLICKHOUSE_DATABASE := $(BIN)/python -c 'import sys; from clickhouse_store import client, testing; testing.drop_database(client.connect(sys.argv[1]))'
+# A fresh ClickHouse database reaches the latest schema, and --check says so; then it is dropped.
+clickhouse-check: venv
+	$(DROP_CLICKHOUSE_DATABASE) "$(CLICKHOUSE_CHECK_URL)"
+	CLICKHOUSE_URL="$(CLICKHOUSE_CHECK_URL)" $(BIN)/python manage.py clickhouse_migrate
+	CLICKHOUSE_URL="$(CLICKHOUSE_CHECK_URL)" $(BIN)/python manage.py clickhouse_migrate --check
+	$(DROP_CLICKHOUSE_DATABASE) "$(CLICKHOUSE_CHECK_URL)"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -247,6 +247,23 @@ INGEST_BUFFER_MAX = env_int("INGEST_BUFFER_MAX", 1_000_000, minimum=1)  # queued
 INGEST_CLAIM_IDLE_MS = env_int("INGEST_CLAIM_IDLE_MS", 60_000, minimum=1)  # a dead worker's entries, taken over
 INGEST_MAX_DELIVERIES = env_int("INGEST_MAX_DELIVERIES", 5, minimum=1)  # then an entry is a dead letter
 INGEST_LAG_DEGRADED_SECONDS = env_int("INGEST_LAG_DEGRADED_SECONDS", 30, minimum=1)  # /health degrades past it
+# Where events are stored and reports read (README "ClickHouse"): the Django database, or ClickHouse,
+# which the buffered worker alone writes to, a flush an insert; apps and keys stay in the Django database.
+ANALYTICS_STORE = env_choice("ANALYTICS_STORE", "postgresql", ("postgresql", "clickhouse"))
+# clickhouse://user:password@host:9000/database for a server, chdb:///absolute/dir for the engine in process.
+CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
+if ANALYTICS_STORE == "clickhouse":
+    if not CLICKHOUSE_URL.startswith(("clickhouse://", "chdb://")):
+        raise ImproperlyConfigured("ANALYTICS_STORE=clickhouse needs CLICKHOUSE_URL=clickhouse://... or chdb:///dir.")
+    if INGEST_MODE != "buffered":
+        raise ImproperlyConfigured(
+            "ANALYTICS_STORE=clickhouse needs INGEST_MODE=buffered: only the worker writes to it."
+        )
+    if INGEST_MAX_BATCH > 4096:
+        # The row's place in its request is 12 bits of the event's seq (events.sinks.entry_seq).
+        raise ImproperlyConfigured(
+            f"ANALYTICS_STORE=clickhouse allows INGEST_MAX_BATCH up to 4096, got {INGEST_MAX_BATCH}."
+        )
 # GET /metrics (Prometheus): allowed with `Authorization: Bearer <METRICS_TOKEN>`, or from these
 # networks (the client address of analytics_project/client_ip.py); neither, a 403.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
@@ -261,9 +278,6 @@ COUNTRY_HEADER = env_str("COUNTRY_HEADER", "")
 GEOIP_DATABASE = env_str("GEOIP_DATABASE", "")
 if GEOIP_DATABASE and not Path(GEOIP_DATABASE).is_file():
     raise ImproperlyConfigured(f"GEOIP_DATABASE {GEOIP_DATABASE!r} is not a readable file.")
-# The ClickHouse analytics store (README "ClickHouse"): clickhouse://user:password@host:9000/database
-# for a server, chdb:///absolute/dir for the engine in process.
-CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 REPORT_CACHE_TTL = env_int("REPORT_CACHE_TTL", 60)
 RATELIMIT_USE_CACHE = "default"
 # django-ratelimit refuses a per-process cache by default; the embedded default accepts that

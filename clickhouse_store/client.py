@@ -168,6 +168,7 @@ class ChdbClient(Client):
         from chdb import session  # imported only when used: it loads a 500 MB engine
 
         self.path = path
+        self.url = f"chdb://{path}"
         self._lock = threading.Lock()
         try:
             self._session = session.Session(path)

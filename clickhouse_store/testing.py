@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from clickhouse_store import schema
-from clickhouse_store.client import Client, connect
+from clickhouse_store.client import Client, connect, reset
 
 ENGINES = ("server", "chdb")
 TABLES = ("events", "event_ids")
@@ -87,3 +87,13 @@ def clickhouse(clickhouse_engine) -> Client:
     """A migrated ClickHouse database with empty tables, on the server and on chdb."""
     empty(clickhouse_engine)
     return clickhouse_engine
+
+
+@pytest.fixture
+def clickhouse_settings(settings, clickhouse) -> Iterator[Client]:
+    """ANALYTICS_STORE=clickhouse on the clickhouse fixture's database, for code that reads settings."""
+    settings.ANALYTICS_STORE = "clickhouse"
+    settings.CLICKHOUSE_URL = clickhouse.url
+    reset()
+    yield clickhouse
+    reset()

@@ -134,6 +134,10 @@ def _queue(app_id, rows: list[tuple], result: IngestResult) -> bool:
     except buffer.BufferFull:
         raise ServiceUnavailable("The ingestion queue is full; try again shortly.", code="buffer_full") from None
     except RedisError as exc:
+        if settings.ANALYTICS_STORE == "clickhouse":  # only the worker writes there: no direct path to fall back on
+            raise ServiceUnavailable(
+                "The ingestion queue is unreachable; try again shortly.", code="queue_unavailable"
+            ) from None
         logger.warning(
             "ingestion queue unreachable (%s): storing %d events directly", exc.__class__.__name__, len(rows)
         )

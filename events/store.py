@@ -195,8 +195,17 @@ def copy_lines(text: str) -> list[str]:
 def copy_lines_column(text: str, column: str) -> list[str]:
     """One column of each row of COPY text, as the value it holds (the admin shows dead letters' names)."""
     position = COLUMNS.index(column)
-    values = (line.rstrip("\n").split("\t")[position] for line in copy_lines(text))
-    return [_COPY_ESCAPED.sub(lambda match: _COPY_UNESCAPES.get(match[1], match[1]), value) for value in values]
+    return [_copy_value(line.rstrip("\n").split("\t")[position]) for line in copy_lines(text)]
+
+
+def copy_line_row(line: str) -> tuple[str | None, ...]:
+    """A line of COPY text as the values it holds, in COLUMNS order: text, or None for \\N. Tabs and
+    newlines inside a value are escaped, so splitting on them is exact."""
+    return tuple(None if value == "\\N" else _copy_value(value) for value in line.rstrip("\n").split("\t"))
+
+
+def _copy_value(value: str) -> str:
+    return _COPY_ESCAPED.sub(lambda match: _COPY_UNESCAPES.get(match[1], match[1]), value)
 
 
 def insert_copy_text(text: str) -> int:

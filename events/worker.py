@@ -16,25 +16,14 @@ from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
 
-from analytics_project.errors import is_database_outage
-from events import buffer, metrics, store
+from events import buffer, metrics, sinks
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 CLAIM_BATCH = 100  # entries taken over from dead workers at a time
-# What the database refuses a row for: a bad value (22), a broken constraint (23), a limit such as an
-# index entry's size (54). Those rows become dead letters; any other error (a column a migration has
-# not added yet, a permission) is the server's, and the worker waits and tries the same rows again.
-_ROW_REFUSALS = frozenset({"22", "23", "54"})
-
-
-def _refuses_rows(exc: DatabaseError) -> bool:
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    return sqlstate is not None and sqlstate[:2] in _ROW_REFUSALS
 
 
 def _backoff(seconds: float) -> float:
@@ -54,8 +43,9 @@ class Flush:
 
 
 class IngestWorker:
-    def __init__(self, client=None, *, consumer: str | None = None):
+    def __init__(self, client=None, *, consumer: str | None = None, sink=None):
         self.client = client or buffer.worker_client()
+        self.sink = sink or sinks.configured(self.client)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = False
         self._next_claim = 0.0
@@ -177,58 +167,20 @@ class IngestWorker:
         return [entry for entry, _ in keep]
 
     def flush(self, entries: list[buffer.Entry]) -> Flush:
-        """Store the entries in one transaction, then delete them from the stream. While the database is
-        unreachable, or fails for a reason of its own rather than the rows', try again with backoff."""
+        """Store the entries in one write (events.sinks), then delete them from the stream. While the
+        store is unreachable, or fails for a reason of its own rather than the rows', try again with backoff."""
         backoff = BACKOFF_START_SECONDS
         while True:
             started = time.monotonic()
+            flush = Flush(entries=entries)
             try:
-                flush = self._store(entries)
+                self.sink.store(flush)
                 break
-            except DatabaseError as exc:
-                if _refuses_rows(exc):
-                    raise  # _store handles these; one here is a bug, and must not loop forever
-                logger.warning("event store unavailable (%s); retrying in %.1f s", store.sqlstate(exc), backoff)
-                if not connection.in_atomic_block:  # a connection the outage broke; a caller's stays
-                    connection.close()
+            except sinks.StoreUnavailable as exc:
+                logger.warning("event store unavailable (%s); retrying in %.1f s", exc, backoff)
                 backoff = _backoff(backoff)
         self._finish(flush, seconds=time.monotonic() - started)
         return flush
-
-    def _store(self, entries: list[buffer.Entry]) -> Flush:
-        flush = Flush(entries=entries)
-        try:
-            with transaction.atomic():
-                flush.stored = store.insert_copy_text("".join(entry.rows for entry in entries))
-        except DatabaseError as exc:
-            if is_database_outage(exc) or not _refuses_rows(exc):
-                raise
-            logger.warning(
-                "a flush of %d rows was refused (%s); storing entry by entry", flush.rows, store.sqlstate(exc)
-            )
-            self._store_one_by_one(flush)
-        return flush
-
-    def _store_one_by_one(self, flush: Flush) -> None:
-        """Each entry, then each row of an entry the database refuses, in a savepoint: only what it
-        refuses becomes a dead letter, with the database's reason."""
-        with transaction.atomic():
-            for entry in flush.entries:
-                try:
-                    with transaction.atomic():
-                        flush.stored += store.insert_copy_text(entry.rows)
-                    continue
-                except DatabaseError as exc:
-                    if is_database_outage(exc) or not _refuses_rows(exc):
-                        raise
-                for line in store.copy_lines(entry.rows):
-                    try:
-                        with transaction.atomic():
-                            flush.stored += store.insert_copy_text(line)
-                    except DatabaseError as exc:
-                        if is_database_outage(exc) or not _refuses_rows(exc):
-                            raise
-                        flush.dead.append((entry, line, 1, str(exc).strip()))
 
     def _finish(self, flush: Flush, *, seconds: float) -> None:
         """Dead letters, then the entries out of the stream. The rows are committed: a Redis outage now
