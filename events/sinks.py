@@ -3,6 +3,7 @@ ClickHouse (ANALYTICS_STORE=clickhouse). A sink stores a flush's rows, turns the
 refuses into dead letters, and raises StoreUnavailable for anything worth retrying as it is.
 """
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -106,7 +107,7 @@ def clickhouse_row(line: str, seq: int) -> tuple:
         values[position] = UUID(values[position])
     for position in _TIMES:
         values[position] = clickhouse_rows.microseconds(datetime.fromisoformat(values[position]))
-    return (*values, seq)
+    return (*values, *clickhouse_rows.metadata_arrays(json.loads(values[-1])), seq)
 
 
 class ClickHouseSink:

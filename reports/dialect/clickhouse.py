@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_store.client import Client, client
-
 from reports.dialect.base import Dialect, Fragment
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
