@@ -7,6 +7,10 @@ table expressions, no window functions and no JSON functions, so the statements 
 Django databases are spelled here with per-user arrays (one scan, no join), and a metadata value is read
 from the ``metadata_keys``/``metadata_values`` arrays the writer fills (clickhouse_store/rows.py).
 ``seq`` (arrival order) breaks timestamp ties where the Django databases use the row id.
+
+18.16 reads no column for a lambda that only the lambda names ("Unknown identifier"), so no lambda here
+captures one: each value a lambda needs is passed to it as an array, ``replicate(value, array)``. It
+also replaces an alias's name inside a lambda, so no lambda parameter shares a name with an alias.
 """
 
 import re
@@ -128,7 +132,8 @@ class ClickHouse(Dialect):
         for number in range(2, len(steps) + 1):
             previous = f"t{number - 1}"
             reached.append(
-                f"arrayFilter(x -> x > {previous} AND x <= t1 + {window_us}, s{number}) AS f{number}, "
+                f"arrayFilter((x, after, until) -> x > after AND x <= until, s{number}, "
+                f"replicate({previous}, s{number}), replicate(t1 + {window_us}, s{number})) AS f{number}, "
                 f"if({previous} = 0 OR empty(f{number}), 0, arrayReduce('min', f{number})) AS t{number}"
             )
         if group is None:
@@ -148,15 +153,26 @@ class ClickHouse(Dialect):
             f"SELECT {', '.join(arrays)}, {entry_group}, {', '.join(reached)}, [{times}] AS reached "  # noqa: S608 (identifiers, placeholders)
             f"FROM {self.table} e WHERE {any_step} GROUP BY e.{c('distinct_id')} HAVING notEmpty(s1)"
         )
-        # Each user's reached steps, once overall and once under their breakdown value; then the standard
-        # median of each step's times: the middle one, or the mean of the middle two.
-        groupings = "[(0, ''), (1, grp)]" if group is not None else "[(0, '')]"
+        # Each user's reached steps with the time each took, once overall and once under the user's
+        # breakdown value (one ARRAY JOIN: 18.16 allows no second); then the standard median of each
+        # step's times: the middle one, or the mean of the middle two.
+        arrays = ["arrayMap((n, d) -> (toUInt8(0), '', n, d), steps_reached, took)"]
+        if group is not None:
+            arrays.append(
+                "arrayMap((n, d, v) -> (toUInt8(1), v, n, d), steps_reached, took, replicate(grp, steps_reached))"
+            )
+        # Steps are reached in order, so the reached ones are a prefix and each one's time is its
+        # difference from the one before (arrayDifference starts at 0: the entry).
+        per_step = (
+            "SELECT arrayFilter((i, t) -> t > 0, arrayEnumerate(reached), reached) AS steps_reached, "  # noqa: S608 (identifiers)
+            "arrayFilter((d, t) -> t > 0, arrayDifference(reached), reached) AS took, "
+            f"arrayConcat({', '.join(arrays)}) AS contributions FROM ({per_user})"
+        )
         sql = (
-            "SELECT tupleElement(g, 1) AS grouped, tupleElement(g, 2) AS group_value, step, COUNT(*) AS users, "  # noqa: S608 (identifiers)
-            "arraySort(groupArray(if(step = 1, 0, reached[step] - reached[step - 1]))) AS deltas, "
+            "SELECT tupleElement(r, 1) AS grouped, tupleElement(r, 2) AS group_value, tupleElement(r, 3) AS step, "  # noqa: S608 (identifiers)
+            "COUNT(*) AS users, arraySort(groupArray(tupleElement(r, 4))) AS deltas, "
             "(deltas[intDiv(users + 1, 2)] + deltas[intDiv(users + 2, 2)]) / 2 AS median_us "
-            f"FROM ({per_user}) ARRAY JOIN arrayEnumerate(reached) AS step ARRAY JOIN {groupings} AS g "
-            "WHERE reached[step] > 0 GROUP BY grouped, group_value, step"
+            f"FROM ({per_step}) ARRAY JOIN contributions AS r GROUP BY grouped, group_value, step"
         )
         rows = self.fetch(sql, params)
         return [(grouped, value, step, users, median) for grouped, value, step, users, _, median in rows]
@@ -197,8 +213,8 @@ class ClickHouse(Dialect):
         # toDate(0) stands for the cohort itself, as a null would in a typed array.
         sql = (
             "SELECT cohort, if(bucket = toDate(0), NULL, bucket) AS period_start, COUNT(*) FROM ("  # noqa: S608 (identifiers)
-            "SELECT cohort, arrayPushFront(arrayFilter(b -> b >= cohort, buckets), toDate(0)) AS periods "
-            f"FROM ({per_user})"
+            "SELECT cohort, arrayPushFront(arrayFilter((b, c) -> b >= c, buckets, replicate(cohort, buckets)), "
+            f"toDate(0)) AS periods FROM ({per_user})"
             ") ARRAY JOIN periods AS bucket GROUP BY cohort, bucket"
         )
         return self.fetch(sql, params)
@@ -213,9 +229,10 @@ class ClickHouse(Dialect):
         history = (
             f"SELECT tupleElement(event, 1) AS ts, tupleElement(event, 2) AS seq, tupleElement(event, 3) AS path, "  # noqa: S608 (identifiers, placeholders)
             f"session FROM (SELECT arraySort(groupArray((e.{c('timestamp')}, e.{c('id')}, e.{c('path')}))) AS ordered, "
-            "arrayCumSum(arrayMap(i -> if(i = 1 OR tupleElement(ordered[i], 1) > "
-            "tupleElement(ordered[i - 1], 1) + %s, 1, 0), "
-            f"arrayEnumerate(ordered))) AS sessions {user}) ARRAY JOIN ordered AS event, sessions AS session"
+            "arrayMap(x -> tupleElement(x, 1), ordered) AS times, "
+            "arrayCumSum(arrayMap((i, gap, longest) -> if(i = 1 OR gap > longest, 1, 0), arrayEnumerate(times), "
+            f"arrayDifference(times), replicate(%s, times))) AS sessions {user}) "
+            "ARRAY JOIN ordered AS event, sessions AS session"
         )
         history_params = [gap_seconds * 1_000_000, *user_params]
         sessions = (

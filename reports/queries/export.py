@@ -81,7 +81,8 @@ def ndjson_lines(header: list[str], rows: Iterable[tuple]) -> Iterator[str]:
 
 def events_export(*, app_id, window: Window, event: str | None) -> Iterator[tuple]:
     """The window's events in time order (ties in arrival order), in EXPORT_COLUMNS order, fetched
-    EXPORT_CHUNK rows at a time so memory stays flat however many there are."""
+    EXPORT_CHUNK rows at a time so memory stays flat however many there are. The store is chosen now,
+    when the response is made; rows are read as it is sent."""
     dialect = current()
     c = dialect.column
     where, params = in_window(dialect, app_id, window, event)
@@ -92,7 +93,11 @@ def events_export(*, app_id, window: Window, event: str | None) -> Iterator[tupl
         for position, (_, field) in enumerate(EXPORT_COLUMNS)
         if field in _CONVERTERS
     }
-    for row in dialect.stream(sql, params, chunk=EXPORT_CHUNK):
+    return _read(dialect.stream(sql, params, chunk=EXPORT_CHUNK), readers)
+
+
+def _read(rows: Iterable[tuple], readers: dict) -> Iterator[tuple]:
+    for row in rows:
         values = list(row)
         for position, read in readers.items():
             if values[position] is not None:

@@ -51,6 +51,8 @@ def live(*, app_id, now: datetime) -> Live:
         f"COUNT(DISTINCT CASE WHEN e.{ts} >= %s THEN e.{distinct} END) {span}",
         [dialect.timestamp(recent), *span_params],
     )
+    # ClickHouse 18.16 counts the distinct values of an empty set of nulls as null, not 0.
+    recent_users = recent_users or 0
     found = {key: (events, users) for key, events, users in per_minute}
     minutes = []
     for offset in range(LIVE_MINUTES):

@@ -2,10 +2,10 @@
 Django database, and on ClickHouse each report reads a copy of those events made just before it runs
 (by the same row conversion the writer uses), so a test reads what it wrote on either store."""
 
-from clickhouse_store import rows, testing
-from clickhouse_store.client import Client
 from django.db.models import Count, Max, Sum
 
+from clickhouse_store import rows, testing
+from clickhouse_store.client import Client
 from events.models import Event
 from reports.dialect.clickhouse import ClickHouse
 
@@ -34,9 +34,13 @@ class Mirror:
 
 
 class MirroredClickHouse(ClickHouse):
+    """Copies when made, as a report starts (so an export's copy is not counted as its streaming's
+    memory), and again before each statement, for a test that writes between two reads."""
+
     def __init__(self, mirror: Mirror) -> None:
         super().__init__(mirror.store)
         self.mirror = mirror
+        mirror.refresh()
 
     def fetch(self, sql, params):
         self.mirror.refresh()
