@@ -1,5 +1,6 @@
 """The behavioural-analytics endpoints over HTTP: parameters, isolation, caching. The figures themselves are
-checked against plain-Python oracles in test_behaviour.py; here each answer must equal its selector's."""
+checked against plain-Python oracles in test_funnels.py, test_retention.py, test_journeys.py and
+test_live.py; here each answer must equal its selector's."""
 
 import json
 import time
