@@ -4,42 +4,12 @@ for the ingestion worker, from the row tuples of events.store."""
 import json
 from datetime import UTC, datetime, timedelta
 
+from events import store
 from events.models import Event
 
-COLUMNS = (
-    "app_id",
-    "event_id",
-    "name",
-    "distinct_id",
-    "user_id",
-    "anonymous_id",
-    "session_id",
-    "timestamp_us",
-    "received_at_us",
-    "url",
-    "host",
-    "path",
-    "referrer",
-    "referrer_host",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "device_type",
-    "browser",
-    "os",
-    "country",
-    "screen",
-    "locale",
-    "ip",
-    "user_agent",
-    "source",
-    "metadata",
-    "metadata_keys",
-    "metadata_values",
-    "seq",
-)
+# events.store's columns, times as microseconds (18.16 has no DateTime64), then what ClickHouse adds.
+_MICROSECONDS = {"timestamp": "timestamp_us", "received_at": "received_at_us"}
+COLUMNS = (*(_MICROSECONDS.get(column, column) for column in store.COLUMNS), "metadata_keys", "metadata_values", "seq")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

@@ -9,10 +9,27 @@ reach SQL as parameters. Rows come back as tuples of the store's own representat
 import json
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 Fragment = tuple[str, list]
+
+
+@dataclass(frozen=True)
+class RetentionQuery:
+    """What a retention statement counts (reports.queries.retention has the rules): users whose
+    first-ever ``cohort_event`` falls in [cohorts_from, cohorts_until), by local ``period`` of ``tz``,
+    and their ``return_event``s before returns_until. None as an event means any event."""
+
+    app_id: object
+    cohort_event: str | None
+    return_event: str | None
+    period: str
+    tz: str
+    cohorts_from: datetime
+    cohorts_until: datetime
+    returns_until: datetime
 
 
 class Dialect:
@@ -113,9 +130,8 @@ class Dialect:
         entry-event value. See reports.queries.funnels.funnel for the rules."""
         raise NotImplementedError
 
-    def retention_rows(self, **query) -> list[tuple]:
-        """(cohort start, return period start or None for the cohort's size, users); see
-        reports.queries.retention for the arguments and rules."""
+    def retention_rows(self, query: RetentionQuery) -> list[tuple]:
+        """(cohort start, return period start or None for the cohort's size, users)."""
         raise NotImplementedError
 
     def journey_rows(self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int) -> list[tuple]:

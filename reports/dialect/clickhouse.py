@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_store.client import Client, client
-from reports.dialect.base import Dialect, Fragment
+from reports.dialect.base import Dialect, Fragment, RetentionQuery
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -177,30 +177,23 @@ class ClickHouse(Dialect):
         rows = self.fetch(sql, params)
         return [(grouped, value, step, users, median) for grouped, value, step, users, _, median in rows]
 
-    def retention_rows(
-        self,
-        *,
-        app_id,
-        cohort_event: str | None,
-        return_event: str | None,
-        period: str,
-        tz: str,
-        cohorts_from: datetime,
-        cohorts_until: datetime,
-        returns_until: datetime,
-    ) -> list[tuple]:
+    def retention_rows(self, query: RetentionQuery) -> list[tuple]:
         # Per user, one pass over the app's events: the first-ever cohort event and the periods with a
         # return event; then each cohort's size (bucket null) and returners per period.
         c = self.column
         name, ts = f"e.{c('name')}", f"e.{c('timestamp')}"
-        cohort_is, cohort_params = (f"{name} = %s", [cohort_event]) if cohort_event is not None else ("1", [])
-        return_is, return_params = (f"{name} = %s", [return_event]) if return_event is not None else ("1", [])
-        cohort_bucket, cohort_bucket_params = self.local_bucket(period, "first_at", tz)
-        return_bucket, return_bucket_params = self.local_bucket(period, ts, tz)
+        cohort_is, cohort_params = (
+            (f"{name} = %s", [query.cohort_event]) if query.cohort_event is not None else ("1", [])
+        )
+        return_is, return_params = (
+            (f"{name} = %s", [query.return_event]) if query.return_event is not None else ("1", [])
+        )
+        cohort_bucket, cohort_bucket_params = self.local_bucket(query.period, "first_at", query.tz)
+        return_bucket, return_bucket_params = self.local_bucket(query.period, ts, query.tz)
         names, names_params = "", []
-        if cohort_event is not None and return_event is not None:
-            names, names_params = f" AND {name} IN (%s, %s)", [cohort_event, return_event]
-        returns_from, cohorts_end = self.timestamp(cohorts_from), self.timestamp(cohorts_until)
+        if query.cohort_event is not None and query.return_event is not None:
+            names, names_params = f" AND {name} IN (%s, %s)", [query.cohort_event, query.return_event]
+        returns_from, cohorts_end = self.timestamp(query.cohorts_from), self.timestamp(query.cohorts_until)
         per_user = (
             f"SELECT minIf({ts}, {cohort_is}) AS first_at, {cohort_bucket} AS cohort, "  # noqa: S608 (identifiers, placeholders)
             f"groupUniqArrayIf({return_bucket}, {return_is} AND {ts} >= %s AND {ts} < %s) AS buckets "
@@ -208,7 +201,7 @@ class ClickHouse(Dialect):
             f"HAVING countIf({cohort_is}) > 0 AND first_at >= %s AND first_at < %s"
         )
         params = [*cohort_params, *cohort_bucket_params, *return_bucket_params, *return_params]
-        params += [returns_from, self.timestamp(returns_until), self.app(app_id), *names_params]
+        params += [returns_from, self.timestamp(query.returns_until), self.app(query.app_id), *names_params]
         params += [*cohort_params, returns_from, cohorts_end]
         # toDate(0) stands for the cohort itself, as a null would in a typed array.
         sql = (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from reports.dialect.base import Dialect, Fragment
+from reports.dialect.base import Dialect, Fragment, RetentionQuery
 
 
 class StandardSQL(Dialect):
@@ -106,24 +106,13 @@ class StandardSQL(Dialect):
             ]
         return self.fetch("WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(selects), params)
 
-    def retention_rows(
-        self,
-        *,
-        app_id,
-        cohort_event: str | None,
-        return_event: str | None,
-        period: str,
-        tz: str,
-        cohorts_from: datetime,
-        cohorts_until: datetime,
-        returns_until: datetime,
-    ) -> list[tuple]:
+    def retention_rows(self, query: RetentionQuery) -> list[tuple]:
         c = self.column
         table, app, name, distinct, ts = self.table, c("app"), c("name"), c("distinct_id"), c("timestamp")
-        cohort_name = f" AND e.{name} = %s" if cohort_event is not None else ""
-        return_name = f" AND e.{name} = %s" if return_event is not None else ""
-        cohort_bucket, cohort_bucket_params = self.local_bucket(period, "first_at", tz)
-        return_bucket, return_bucket_params = self.local_bucket(period, f"e.{ts}", tz)
+        cohort_name = f" AND e.{name} = %s" if query.cohort_event is not None else ""
+        return_name = f" AND e.{name} = %s" if query.return_event is not None else ""
+        cohort_bucket, cohort_bucket_params = self.local_bucket(query.period, "first_at", query.tz)
+        return_bucket, return_bucket_params = self.local_bucket(query.period, f"e.{ts}", query.tz)
         # A first-ever event can't be found in a date range: firsts scans the user's whole history.
         firsts = (
             f"WITH firsts AS (SELECT e.{distinct} AS distinct_id, MIN(e.{ts}) AS first_at FROM {table} e "  # noqa: S608 (identifiers, placeholders)
@@ -131,7 +120,7 @@ class StandardSQL(Dialect):
             f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
             f"cohorts AS (SELECT distinct_id, {cohort_bucket} AS cohort FROM firsts), "
         )
-        if return_event is None:
+        if query.return_event is None:
             # Any event: each cohort user's events come from the (app, distinct_id, timestamp) index
             # alone, so only the cohort's rows are read and bucketed, not everyone's.
             returns = (
@@ -150,12 +139,12 @@ class StandardSQL(Dialect):
                 "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
             )
         sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
-        app_id = self.app(app_id)
-        params = [app_id, *([cohort_event] if cohort_event is not None else [])]
-        params += [self.timestamp(cohorts_from), self.timestamp(cohorts_until)]
+        app_id = self.app(query.app_id)
+        params = [app_id, *([query.cohort_event] if query.cohort_event is not None else [])]
+        params += [self.timestamp(query.cohorts_from), self.timestamp(query.cohorts_until)]
         params += [*cohort_bucket_params, *return_bucket_params]
-        params += [app_id, *([return_event] if return_event is not None else [])]
-        params += [self.timestamp(cohorts_from), self.timestamp(returns_until)]
+        params += [app_id, *([query.return_event] if query.return_event is not None else [])]
+        params += [self.timestamp(query.cohorts_from), self.timestamp(query.returns_until)]
         return self.fetch(sql, params)
 
     def journey_rows(

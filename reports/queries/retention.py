@@ -15,6 +15,7 @@ from reports.calendar import (
     truncate,
 )
 from reports.dialect import current
+from reports.dialect.base import RetentionQuery
 from reports.params import Window
 from reports.queries.base import ratio
 
@@ -81,14 +82,16 @@ def retention(
     # Return events past the last reported period, or in periods not yet started, can't count.
     last_return_period = min(shift(cohort_days[-1], period, periods), current_period)
     sizes, retained = _retention_counts(
-        app_id=app_id,
-        cohort_event=cohort_event,
-        return_event=return_event,
-        period=period,
-        tz=zone.key,
-        cohorts_from=local_midnight(cohort_days[0], zone),
-        cohorts_until=local_midnight(shift(cohort_days[-1], period, 1), zone),
-        returns_until=local_midnight(shift(last_return_period, period, 1), zone),
+        RetentionQuery(
+            app_id=app_id,
+            cohort_event=cohort_event,
+            return_event=return_event,
+            period=period,
+            tz=zone.key,
+            cohorts_from=local_midnight(cohort_days[0], zone),
+            cohorts_until=local_midnight(shift(cohort_days[-1], period, 1), zone),
+            returns_until=local_midnight(shift(last_return_period, period, 1), zone),
+        )
     )
 
     cohorts = []
@@ -106,34 +109,14 @@ def retention(
     return Retention(period=period, periods=periods, tz=zone.key, cohorts=cohorts)
 
 
-def _retention_counts(
-    *,
-    app_id,
-    cohort_event: str | None,
-    return_event: str | None,
-    period: str,
-    tz: str,
-    cohorts_from: datetime,
-    cohorts_until: datetime,
-    returns_until: datetime,
-) -> tuple[dict[date, int], dict[date, dict[int, int]]]:
+def _retention_counts(query: RetentionQuery) -> tuple[dict[date, int], dict[date, dict[int, int]]]:
     dialect = current()
-    rows = dialect.retention_rows(
-        app_id=app_id,
-        cohort_event=cohort_event,
-        return_event=return_event,
-        period=period,
-        tz=tz,
-        cohorts_from=cohorts_from,
-        cohorts_until=cohorts_until,
-        returns_until=returns_until,
-    )
     sizes: dict[date, int] = {}
     retained: dict[date, dict[int, int]] = defaultdict(dict)
-    for cohort, bucket, users in rows:
+    for cohort, bucket, users in dialect.retention_rows(query):
         cohort = dialect.to_date(cohort)
         if bucket is None:
             sizes[cohort] = users
         else:
-            retained[cohort][periods_between(cohort, dialect.to_date(bucket), period)] = users
+            retained[cohort][periods_between(cohort, dialect.to_date(bucket), query.period)] = users
     return sizes, retained
