@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -319,6 +319,22 @@ def connect(url: str) -> Client:
     if scheme == "chdb":
         return _chdb(urlsplit(url).path)
     raise ClickHouseError(f"CLICKHOUSE_URL must start with clickhouse:// or chdb://, got {url!r}")
+
+
+def reachable(url: str, *, timeout: float) -> bool:
+    """Whether ClickHouse answers a SELECT 1 within ``timeout`` seconds, on a connection of its own."""
+    if urlsplit(url).scheme == "clickhouse":
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query)) | {"connect_timeout": timeout, "send_receive_timeout": timeout}
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    try:
+        probe = connect(url)
+        try:
+            return probe.execute("SELECT 1") == [(1,)]
+        finally:
+            probe.close()
+    except ClickHouseStoreError:
+        return False
 
 
 _chdb_clients: dict[str, ChdbClient] = {}
