@@ -11,9 +11,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from analytics_project.errors import DATABASE_RETRY_AFTER_SECONDS
+from clickhouse_store import client as clickhouse_client
 from events import buffer
 
 logger = logging.getLogger(__name__)
+# Short: a load balancer's probe should hear "down" before it gives up waiting itself.
+CLICKHOUSE_TIMEOUT_SECONDS = 2
 
 IngestHealth = inline_serializer(
     "IngestHealth",
@@ -35,6 +38,9 @@ HealthOutput = inline_serializer(
     {
         "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
         "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "clickhouse": serializers.ChoiceField(
+            choices=["ok", "unavailable"], required=False, help_text="ANALYTICS_STORE=clickhouse only."
+        ),
         "cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
         "ingest": IngestHealth,
     },
@@ -49,6 +55,14 @@ def _database_ok() -> bool:
     except Exception as exc:  # any driver error means "not usable", which is what we report
         logger.warning("health: database check failed (%s)", exc.__class__.__name__)
         return False
+
+
+def _clickhouse_ok() -> bool:
+    """The event store, in ClickHouse mode: reports read nothing else, so it counts as the database does."""
+    ok = clickhouse_client.reachable(settings.CLICKHOUSE_URL, timeout=CLICKHOUSE_TIMEOUT_SECONDS)
+    if not ok:
+        logger.warning("health: ClickHouse check failed")
+    return ok
 
 
 def _cache_ok() -> bool:
@@ -83,9 +97,10 @@ class HealthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Health check",
-        description="200 while the database answers: status `degraded` if the cache is down or, with "
+        description="200 while the database (and, with ANALYTICS_STORE=clickhouse, ClickHouse) answers: "
+        "status `degraded` if the cache is down or, with "
         "INGEST_MODE=buffered, the ingestion queue is unreachable or its oldest entry older than "
-        "INGEST_LAG_DEGRADED_SECONDS; 503 when the database is unreachable. `ingest` is just the mode in "
+        "INGEST_LAG_DEGRADED_SECONDS; 503 when the database or ClickHouse is unreachable. `ingest` is just the mode in "
         "direct mode, the queue's figures in buffered mode.",
         responses={200: HealthOutput, 503: HealthOutput},
         auth=[],
@@ -123,10 +138,15 @@ class HealthViewSet(viewsets.ViewSet):
     )
     def list(self, request):
         database, cache_ok, ingest = _database_ok(), _cache_ok(), _ingest()
+        stores = {"database": database}
+        if settings.ANALYTICS_STORE == "clickhouse":
+            stores["clickhouse"] = _clickhouse_ok()
+        up = all(stores.values())
         healthy = cache_ok and ingest.get("status", "ok") == "ok"
-        status = "ok" if database and healthy else "degraded" if database else "unavailable"
-        body = {"status": status, "database": _word(database), "cache": _word(cache_ok), "ingest": ingest}
-        if database:
+        status = "ok" if up and healthy else "degraded" if up else "unavailable"
+        words = {name: _word(ok) for name, ok in stores.items()}
+        body = {"status": status, **words, "cache": _word(cache_ok), "ingest": ingest}
+        if up:
             return Response(body)
         return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 

@@ -264,6 +264,9 @@ if ANALYTICS_STORE == "clickhouse":
         raise ImproperlyConfigured(
             f"ANALYTICS_STORE=clickhouse allows INGEST_MAX_BATCH up to 4096, got {INGEST_MAX_BATCH}."
         )
+# Days ClickHouse keeps an event (by its timestamp), set by clickhouse_migrate as the events table's TTL
+# on servers that have TTL (19.6+); 0 keeps them forever and leaves the table as it is.
+CLICKHOUSE_TTL_DAYS = env_int("CLICKHOUSE_TTL_DAYS", 0, minimum=0)
 # GET /metrics (Prometheus): allowed with `Authorization: Bearer <METRICS_TOKEN>`, or from these
 # networks (the client address of analytics_project/client_ip.py); neither, a 403.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

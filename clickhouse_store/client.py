@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -95,12 +95,20 @@ class ServerClient(Client):
         return self._converted(rows, types)
 
     def iter_rows(self, sql: str, params: dict | None = None, chunk: int = 10_000) -> Iterator[tuple]:
-        with _translated_errors():
-            rows = self._driver.execute_iter(substitute(sql, params), settings={"max_block_size": chunk})
-            zone = None
-            for row in rows:
-                zone = zone or self._server_zone()  # known once the first block has arrived
-                yield _utc_values(row, zone)
+        finished = False
+        try:
+            with _translated_errors():
+                rows = self._driver.execute_iter(substitute(sql, params), settings={"max_block_size": chunk})
+                zone = None
+                for row in rows:
+                    zone = zone or self._server_zone()  # known once the first block has arrived
+                    yield _utc_values(row, zone)
+            finished = True
+        finally:
+            if not finished:
+                # The rest of the result is still arriving on this connection, and the driver refuses
+                # any other query on it: a fresh one is made at the next query.
+                self._driver.disconnect()
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None) -> int:
         rows = [tuple(row) for row in rows]
@@ -159,8 +167,9 @@ class _translated_errors:
 
 class ChdbClient(Client):
     """The current ClickHouse engine in this process, its data in a directory. chdb allows one
-    session (one directory) per process, shared by every thread behind a lock. iter_rows reads the
-    whole result first: chdb hands a query's output over in one piece."""
+    session (one directory) per process, shared by every thread behind a lock. iter_rows streams,
+    holding the lock until its rows are read or it is closed: the session runs one query at a time,
+    and any other query ends a stream in progress."""
 
     database = CHDB_DATABASE
 
@@ -169,7 +178,9 @@ class ChdbClient(Client):
 
         self.path = path
         self.url = f"chdb://{path}"
-        self._lock = threading.Lock()
+        # Reentrant: a query from the thread that is reading a stream fails (the stream has ended)
+        # instead of waiting forever on itself.
+        self._lock = threading.RLock()
         try:
             self._session = session.Session(path)
         except Exception as exc:  # chdb raises bare RuntimeErrors for an unusable directory
@@ -192,7 +203,19 @@ class ChdbClient(Client):
         return [tuple(decode(value) for decode, value in zip(decoders, row, strict=True)) for row in document["data"]]
 
     def iter_rows(self, sql: str, params: dict | None = None, chunk: int = 10_000) -> Iterator[tuple]:
-        yield from self.execute(sql, params)
+        with self._lock:
+            # Each part of a stream is one output block: max_block_size rows, set for this query only
+            # (the default, 65k rows, suits aggregation better than an export's memory).
+            ((default,),) = self.execute("SELECT getSetting('max_block_size')")
+            self._query(f"SET max_block_size = {int(chunk)}")
+            try:
+                with _chdb_errors():
+                    stream = self._session.send_query(substitute(sql, params), _STREAM_FORMAT)
+                with _chdb_errors(), stream:  # leaving early cancels the query
+                    for part in stream:
+                        yield from _stream_rows(part.bytes())
+            finally:
+                self._query(f"SET max_block_size = {int(default)}")
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence], settings: dict | None = None) -> int:
         values = [f"({', '.join(literal(value) for value in row)})" for row in rows]
@@ -208,12 +231,31 @@ class ChdbClient(Client):
         pass  # the session lives as long as the process: chdb cannot reopen another directory
 
     def _query(self, sql: str, fmt: str = "CSV") -> bytes:
-        with self._lock:
-            try:
-                return self._session.query(sql, fmt).bytes()
-            except RuntimeError as exc:  # chdb's ChdbError, of which it has two classes of one name
-                code = _CODE.search(str(exc))
-                raise ClickHouseError(str(exc), int(code[1]) if code else None) from exc
+        with self._lock, _chdb_errors():
+            return self._session.query(sql, fmt).bytes()
+
+
+# Every part of the stream is a document of its own: the names line, the types line, then a JSON
+# array a row.
+_STREAM_FORMAT = "JSONCompactEachRowWithNamesAndTypes"
+
+
+def _stream_rows(part: bytes) -> Iterator[tuple]:
+    lines = part.splitlines()
+    decoders = [_decoder(kind) for kind in json.loads(lines[1])]
+    for line in lines[2:]:
+        yield tuple(decode(value) for decode, value in zip(decoders, json.loads(line), strict=True))
+
+
+class _chdb_errors:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, _traceback):
+        if isinstance(exc, RuntimeError):  # chdb's ChdbError, of which it has two classes of one name
+            code = _CODE.search(str(exc))
+            raise ClickHouseError(str(exc), int(code[1]) if code else None) from exc
+        return False
 
 
 def _split_arguments(text: str) -> list[str]:
@@ -277,6 +319,22 @@ def connect(url: str) -> Client:
     if scheme == "chdb":
         return _chdb(urlsplit(url).path)
     raise ClickHouseError(f"CLICKHOUSE_URL must start with clickhouse:// or chdb://, got {url!r}")
+
+
+def reachable(url: str, *, timeout: float) -> bool:
+    """Whether ClickHouse answers a SELECT 1 within ``timeout`` seconds, on a connection of its own."""
+    if urlsplit(url).scheme == "clickhouse":
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query)) | {"connect_timeout": timeout, "send_receive_timeout": timeout}
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    try:
+        probe = connect(url)
+        try:
+            return probe.execute("SELECT 1") == [(1,)]
+        finally:
+            probe.close()
+    except ClickHouseStoreError:
+        return False
 
 
 _chdb_clients: dict[str, ChdbClient] = {}

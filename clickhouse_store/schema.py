@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clickhouse_store.client import Client
+from clickhouse_store.cluster import event_tables
 
 DIRECTORY = Path(__file__).resolve().parent / "schema"
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
@@ -71,3 +72,28 @@ def migrate(client: Client) -> list[Migration]:
         record = [(migration.version, migration.name)]
         client.insert(f"{client.database}.schema_migrations", ("version", "name"), record)
     return todo
+
+
+# TTL came in 19.6; Debian's 18.16 has none, and purge_events on a schedule does its work there.
+TTL_SINCE = (19, 6)
+
+
+def server_version(client: Client) -> tuple[int, int]:
+    major, minor, *_ = client.execute("SELECT version()")[0][0].split(".")
+    return int(major), int(minor)
+
+
+def set_ttl(client: Client, days: int) -> bool:
+    """Keep events ``days`` days past their timestamp, on every table holding them; False when already so
+    (a TTL changed again makes current servers rewrite every part to apply it)."""
+    expression = "toDateTime(intDiv(timestamp_us, 1000000))"
+    changed = False
+    with event_tables(client) as tables:
+        for shard, table in tables:
+            database, name = table.split(".")
+            query = "SELECT engine_full FROM system.tables WHERE database = %(database)s AND name = %(name)s"
+            (engine,) = shard.execute(query, {"database": database, "name": name})[0]
+            if f"TTL {expression} + toIntervalDay({days})" not in engine:
+                shard.execute(f"ALTER TABLE {table} MODIFY TTL {expression} + INTERVAL {int(days)} DAY")
+                changed = True
+    return changed

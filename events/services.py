@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 
 from analytics_project.errors import ServiceUnavailable
 from apikeys.models import ApiKey
+from clickhouse_store import client as clickhouse_client
+from clickhouse_store import purge as clickhouse_purge
 from events import buffer, metrics, store
 from events.enrichment import (
     anonymize_ip,
@@ -204,9 +206,20 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
     )
 
 
+def events_purge_count(*, before: datetime, app=None) -> int:
+    """How many events events_purge would delete, in the configured store."""
+    if settings.ANALYTICS_STORE == "clickhouse":
+        return sum(clickhouse_purge.counts(clickhouse_client.client(), before=before, app_id=_app_id(app)).values())
+    scope = Event.objects.filter(timestamp__lt=before)
+    return (scope.filter(app=app) if app is not None else scope).count()
+
+
 def events_purge(*, before: datetime, app=None, batch_size: int = 10_000) -> int:
     """Delete events older than ``before`` (of one app, or all), in batches so no single statement holds
-    locks on millions of rows; each affected app's cached reports are invalidated. Returns rows deleted."""
+    locks on millions of rows; each affected app's cached reports are invalidated. Returns rows deleted.
+    In ClickHouse mode, by partitions and mutations instead (clickhouse_store.purge); batch_size is moot."""
+    if settings.ANALYTICS_STORE == "clickhouse":
+        return _events_purge_clickhouse(before=before, app=app)
     scope = Event.objects.filter(timestamp__lt=before)
     if app is not None:
         scope = scope.filter(app=app)
@@ -220,3 +233,17 @@ def events_purge(*, before: datetime, app=None, batch_size: int = 10_000) -> int
     for app_id in affected_apps:
         app_generation_bump(app_id)
     return deleted
+
+
+def _events_purge_clickhouse(*, before: datetime, app) -> int:
+    client = clickhouse_client.client()
+    counts = clickhouse_purge.counts(client, before=before, app_id=_app_id(app))
+    if counts:
+        clickhouse_purge.purge(client, before=before, app_id=_app_id(app))
+    for app_id in counts:
+        app_generation_bump(app_id)
+    return sum(counts.values())
+
+
+def _app_id(app) -> uuid.UUID | None:
+    return None if app is None else app.id

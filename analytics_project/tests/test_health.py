@@ -148,3 +148,27 @@ def test_buffered_health_without_redis_is_degraded_with_the_ingest_figures_unava
         "cache": "unavailable",
         "ingest": {"mode": "buffered", "status": "unavailable"},
     }
+
+
+def test_health_in_clickhouse_mode_reports_clickhouse_beside_the_database(api_client, db, clickhouse_settings):
+    response = api_client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "clickhouse": "ok",
+        "cache": "ok",
+        "ingest": {"mode": "direct"},
+    }
+
+
+def test_health_is_503_when_clickhouse_is_unreachable_as_when_the_database_is(api_client, db, settings):
+    settings.ANALYTICS_STORE = "clickhouse"
+    settings.CLICKHOUSE_URL = "clickhouse://default@127.0.0.1:1/x"
+    started = time.monotonic()
+    response = api_client.get("/health")
+    assert time.monotonic() - started < health.CLICKHOUSE_TIMEOUT_SECONDS + 1
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["status"] == "unavailable"
+    assert (response.json()["database"], response.json()["clickhouse"]) == ("ok", "unavailable")

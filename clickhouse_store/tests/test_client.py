@@ -1,3 +1,4 @@
+import tracemalloc
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
 
@@ -65,10 +66,38 @@ def test_insert_stores_rows_and_iter_rows_reads_them_back(clickhouse):
     clickhouse.execute(f"DROP TABLE {table}")
 
 
+def test_iter_rows_streams_a_large_result_in_flat_memory(clickhouse):
+    # 200k rows read at once take about 40 MiB of Python objects; streamed, one chunk's worth.
+    sql = "SELECT number, concat('row ', toString(number), %(padding)s) FROM system.numbers LIMIT 200000"
+    tracemalloc.start()
+    try:
+        count = total = 0
+        for number, text in clickhouse.iter_rows(sql, {"padding": "x" * 50}, chunk=5000):
+            count, total = count + 1, total + number
+            assert text.startswith(f"row {number}x")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (count, total) == (200_000, 200_000 * 199_999 // 2)
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_a_stream_left_half_read_leaves_the_engine_usable(clickhouse):
+    rows = clickhouse.iter_rows("SELECT number FROM system.numbers LIMIT 100000", chunk=1000)
+    assert next(rows) == (0,)
+    rows.close()
+    assert clickhouse.execute("SELECT 1") == [(1,)]
+    (block_size,) = clickhouse.execute("SELECT toUInt64(value) FROM system.settings WHERE name = 'max_block_size'")
+    assert block_size > (1000,)  # chdb's session setting is restored
+
+
 def test_bad_sql_is_a_clickhouse_error_with_its_code(clickhouse):
     with pytest.raises(ClickHouseError) as raised:
         clickhouse.execute("SELECT no_such_column FROM system.one")
     assert raised.value.code == 47  # UNKNOWN_IDENTIFIER
+    with pytest.raises(ClickHouseError) as raised:
+        list(clickhouse.iter_rows("SELECT no_such_column FROM system.one"))
+    assert raised.value.code == 47
 
 
 def test_a_server_nobody_listens_on_is_unavailable():

@@ -50,3 +50,20 @@ def test_migrate_creates_a_missing_database(settings):
         call_command("clickhouse_migrate", "--check")
     finally:
         testing.drop_database(client)
+
+
+def test_a_ttl_is_set_where_the_server_has_ttl_and_refused_where_it_has_not(settings, clickhouse, capsys):
+    settings.CLICKHOUSE_URL = clickhouse.url
+    settings.CLICKHOUSE_TTL_DAYS = 36500  # harmless to the other tests' dated events, should it stay
+    if schema.server_version(clickhouse) < schema.TTL_SINCE:
+        with pytest.raises(CommandError, match=r"needs ClickHouse 19\.6 or later.*purge_events"):
+            call_command("clickhouse_migrate")
+        return
+    try:
+        call_command("clickhouse_migrate")
+        call_command("clickhouse_migrate")
+        assert capsys.readouterr().out.count("kept 36500 days") == 1  # the second run changed nothing
+        (create,) = clickhouse.execute(f"SHOW CREATE TABLE {clickhouse.database}.events")[0]
+        assert "TTL toDateTime(intDiv(timestamp_us, 1000000)) + toIntervalDay(36500)" in create
+    finally:
+        clickhouse.execute(f"ALTER TABLE {clickhouse.database}.events REMOVE TTL")

@@ -21,8 +21,17 @@ class Command(BaseCommand):
             if check:
                 self._check(client)
                 return
+            days = settings.CLICKHOUSE_TTL_DAYS
+            if days and schema.server_version(client) < schema.TTL_SINCE:
+                raise CommandError(
+                    f"CLICKHOUSE_TTL_DAYS={days} needs ClickHouse 19.6 or later (TTL), and this server is "
+                    f"{'.'.join(map(str, schema.server_version(client)))}: set it to 0 and run "
+                    "`manage.py purge_events --before <date> --yes` on a schedule instead."
+                )
             for migration in schema.migrate(client):
                 self.stdout.write(f"applied {migration.version:04d}_{migration.name}")
+            if days and schema.set_ttl(client, days):
+                self.stdout.write(f"events are kept {days} days (TTL)")
         except ClickHouseStoreError as exc:
             raise CommandError(f"ClickHouse: {exc}") from exc
         self.stdout.write(f"{client.database} is at version {schema.LATEST:04d}")
