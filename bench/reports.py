@@ -112,8 +112,10 @@ class PostgreSQLStore:
         return [query["sql"] for query in captured.captured_queries]
 
     def replay(self, statements: list) -> None:
-        for statement in statements:
-            self.raw.execute(statement).fetchall()
+        for statement in statements:  # BEGIN, SET LOCAL jit = off, the SELECT, COMMIT
+            cursor = self.raw.execute(statement)
+            if cursor.description is not None:
+                cursor.fetchall()
 
 
 class ClickHouseStore:
