@@ -267,6 +267,9 @@ if ANALYTICS_STORE == "clickhouse":
 # Days ClickHouse keeps an event (by its timestamp), set by clickhouse_migrate as the events table's TTL
 # on servers that have TTL (19.6+); 0 keeps them forever and leaves the table as it is.
 CLICKHOUSE_TTL_DAYS = env_int("CLICKHOUSE_TTL_DAYS", 0, minimum=0)
+# A cluster of the server's remote_servers: clickhouse_migrate makes events a Distributed table over its
+# shards (README "ClickHouse"). Empty: one node.
+CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER", "")
 # GET /metrics (Prometheus): allowed with `Authorization: Bearer <METRICS_TOKEN>`, or from these
 # networks (the client address of analytics_project/client_ip.py); neither, a 403.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

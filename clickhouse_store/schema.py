@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clickhouse_store.client import Client
-from clickhouse_store.cluster import event_tables
+from clickhouse_store.cluster import LOCAL_TABLE, event_tables, shard_client, shards
 
 DIRECTORY = Path(__file__).resolve().parent / "schema"
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+_CREATE_TABLE = re.compile(r"^CREATE TABLE", re.MULTILINE)  # after the statement's leading comments
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,13 @@ class Migration:
     name: str
     sql: str
 
-    def statements(self, *, database: str) -> list[str]:
-        text = self.sql.replace("{database}", database).replace("{events}", f"{database}.events")
-        return [statement.strip() for statement in _STATEMENT_END.split(text) if statement.strip()]
+    def statements(self) -> list[str]:
+        """The statements, placeholders left in."""
+        return [statement.strip() for statement in _STATEMENT_END.split(self.sql) if statement.strip()]
+
+
+def render(statement: str, *, database: str, events: str) -> str:
+    return statement.replace("{database}", database).replace("{events}", events)
 
 
 def migrations() -> list[Migration]:
@@ -58,8 +63,14 @@ def pending(client: Client) -> list[Migration]:
     return [migration for migration in migrations() if migration.version not in done]
 
 
-def migrate(client: Client) -> list[Migration]:
-    """Create the database if missing, apply what is pending, return what was applied."""
+def migrate(client: Client, *, cluster: str | None = None, local_table: str = LOCAL_TABLE) -> list[Migration]:
+    """Create the database if missing, apply what is pending, return what was applied.
+
+    With a cluster, a statement about {events} runs on every shard, on its local table (``local_table``
+    in the shard's default database: another name only for test databases sharing one server's
+    shards), and the events table of the client's database becomes the Distributed table over them,
+    sharded by user: one user's events on one shard. Everything else, event_ids included, stays in
+    the client's database, unsharded."""
     client.create_database()
     client.execute(
         f"CREATE TABLE IF NOT EXISTS {client.database}.schema_migrations "
@@ -67,11 +78,37 @@ def migrate(client: Client) -> list[Migration]:
     )
     todo = pending(client)
     for migration in todo:
-        for statement in migration.statements(database=client.database):
-            client.execute(statement)
+        for statement in migration.statements():
+            if cluster and "{events}" in statement:
+                _on_shards(client, statement, cluster=cluster, local_table=local_table)
+            else:
+                client.execute(render(statement, database=client.database, events=f"{client.database}.events"))
         record = [(migration.version, migration.name)]
         client.insert(f"{client.database}.schema_migrations", ("version", "name"), record)
     return todo
+
+
+def _on_shards(client: Client, statement: str, *, cluster: str, local_table: str) -> None:
+    first = None
+    for shard in shards(client, cluster):
+        own = shard_client(client, shard)
+        try:
+            own.create_database()
+            own.execute(render(statement, database=shard.database, events=f"{shard.database}.{local_table}"))
+            if first is None:
+                first = own.execute(
+                    "SELECT name, type FROM system.columns WHERE database = %(database)s AND table = %(table)s",
+                    {"database": shard.database, "table": local_table},
+                )
+        finally:
+            own.close()
+    if _CREATE_TABLE.search(statement):
+        columns = ", ".join(f"{name} {kind}" for name, kind in first)
+        # '' for the database: each shard's own default database, where its local table is.
+        client.execute(
+            f"CREATE TABLE IF NOT EXISTS {client.database}.events ({columns}) "
+            f"ENGINE = Distributed({cluster}, '', {local_table}, cityHash64(distinct_id))"
+        )
 
 
 # TTL came in 19.6; Debian's 18.16 has none, and purge_events on a schedule does its work there.

@@ -17,6 +17,7 @@ import pytest
 
 from clickhouse_store import schema
 from clickhouse_store.client import Client, connect, reset
+from clickhouse_store.cluster import shard_client, shards
 
 ENGINES = ("server", "chdb")
 TABLES = ("events", "event_ids")
@@ -44,6 +45,38 @@ def drop_database(client: Client) -> None:
     finally:
         other.close()
     client.close()
+
+
+# The CI server's two-shard cluster (.ci/clickhouse/uea_two_shards.xml): both shards on that one
+# server, in the databases uea_shard1 and uea_shard2 its config names.
+TWO_SHARDS = "uea_two_shards"
+
+
+def two_shard_database(url: str) -> Client:
+    """A fresh, migrated cluster-mode database at ``url`` (a server's) whose events is Distributed over
+    TWO_SHARDS. The shard databases are fixed by the server's config and shared by every run against
+    that server, so the local tables are named after the database (events_local_<database>): two runs
+    with different databases never touch each other's rows. Drop it with drop_two_shard_database."""
+    client = connect(url)
+    client.create_database()  # a connection naming a missing database can ask the server nothing
+    drop_two_shard_database(client)
+    schema.migrate(client, cluster=TWO_SHARDS, local_table=_local_table(client))
+    return client
+
+
+def drop_two_shard_database(client: Client) -> None:
+    for shard in shards(client, TWO_SHARDS):
+        own = shard_client(client, shard)
+        try:
+            own.create_database()  # shared by every run, and left in place: cheaper than asking whether it is there
+            own.execute(f"DROP TABLE IF EXISTS {shard.database}.{_local_table(client)}")
+        finally:
+            own.close()
+    drop_database(client)
+
+
+def _local_table(client: Client) -> str:
+    return f"events_local_{client.database}"
 
 
 def chdb_database(directory) -> Client:

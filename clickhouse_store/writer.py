@@ -27,6 +27,9 @@ LOCK_TIMEOUT_SECONDS = 60
 # Pairs per lookup: a query's text is limited to max_query_size (256 KiB), and a pair of UUID
 # literals takes about 80 bytes.
 LOOKUP_CHUNK = 2000
+# A Distributed table otherwise queues the rows and sends them to the shards later: an insert that has
+# returned must be in the shards, or the next write's lookup in events would think them missing.
+INSERT_SETTINGS = {"insert_distributed_sync": 1}
 _APP, _EVENT, _SEQ = COLUMNS.index("app_id"), COLUMNS.index("event_id"), COLUMNS.index("seq")
 
 
@@ -44,7 +47,7 @@ def write(rows: Sequence[tuple], *, client: Client, lock_client: redis.Redis) ->
         if new:
             client.insert("event_ids", ("app_id", "event_id", "seq"), [(r[_APP], r[_EVENT], r[_SEQ]) for r in new])
         if new or again:
-            client.insert("events", COLUMNS, new + again)
+            client.insert("events", COLUMNS, new + again, settings=INSERT_SETTINGS)
     return len(new) + len(again)
 
 

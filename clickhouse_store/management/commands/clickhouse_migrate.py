@@ -28,7 +28,7 @@ class Command(BaseCommand):
                     f"{'.'.join(map(str, schema.server_version(client)))}: set it to 0 and run "
                     "`manage.py purge_events --before <date> --yes` on a schedule instead."
                 )
-            for migration in schema.migrate(client):
+            for migration in schema.migrate(client, cluster=settings.CLICKHOUSE_CLUSTER or None):
                 self.stdout.write(f"applied {migration.version:04d}_{migration.name}")
             if days and schema.set_ttl(client, days):
                 self.stdout.write(f"events are kept {days} days (TTL)")
