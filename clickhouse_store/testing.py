@@ -60,7 +60,7 @@ def two_shard_database(url: str) -> Client:
     client = connect(url)
     client.create_database()  # a connection naming a missing database can ask the server nothing
     drop_two_shard_database(client)
-    schema.migrate(client, cluster=TWO_SHARDS, local_table=_local_table(client))
+    schema.migrate(client, cluster=TWO_SHARDS, local_table=local_table(client))
     return client
 
 
@@ -69,13 +69,13 @@ def drop_two_shard_database(client: Client) -> None:
         own = shard_client(client, shard)
         try:
             own.create_database()  # shared by every run, and left in place: cheaper than asking whether it is there
-            own.execute(f"DROP TABLE IF EXISTS {shard.database}.{_local_table(client)}")
+            own.execute(f"DROP TABLE IF EXISTS {shard.database}.{local_table(client)}")
         finally:
             own.close()
     drop_database(client)
 
 
-def _local_table(client: Client) -> str:
+def local_table(client: Client) -> str:
     return f"events_local_{client.database}"
 
 
