@@ -317,59 +317,66 @@ def main() -> None:
     stores = [{"postgresql": PostgreSQLStore, "clickhouse": ClickHouseStore}[name]() for name in names]
 
     # REPORT_RATE: counted as in production, never reached.
+    # GUNICORN_TIMEOUT: a sync worker is killed after 30 s on one request, and a 30-day export on a
+    # busy 2-core machine streams longer than that.
     servers = {
         store.name: start_gunicorn(
-            port=store.port, workers=2, REPORT_RATE="100000000/m", LOG_LEVEL="WARNING", **store.env
+            port=store.port,
+            workers=2,
+            REPORT_RATE="100000000/m",
+            LOG_LEVEL="WARNING",
+            GUNICORN_TIMEOUT="600",
+            **store.env,
         )
         for store in stores
     }
-    exports = {}
     try:
+        print_setting(data, names)
         if args.ingest_rate:
             ingestion = under_ingestion(stores, data, key, args.ingest_rate, args.ingest_seconds)
-        else:
-            samples, queries, bodies = measure(stores, data.app.id, key, args.runs)
-            exact = check_exact(stores, data, bodies)
-            if args.export:
-                exports = {store.name: measure_export(servers[store.name], store.port, key) for store in stores}
+            print_ingestion(stores, ingestion, args.ingest_rate, args.ingest_seconds)
+            return
+        samples, queries, bodies = measure(stores, data.app.id, key, args.runs)
+        exact = check_exact(stores, data, bodies)
+        print(f"{args.runs} rounds (after {WARM_UP_ROUNDS} warm-up), reports and stores interleaved")
+        for store in stores:
+            print_store(store, samples, queries)
+        print_verdicts(stores, samples, exact, data.events)
+        for store in stores if args.export else []:
+            export = measure_export(servers[store.name], store.port, key)
+            print(
+                f"\nexport on {store.label} (CSV, 30 days): {export['rows']:,} rows, {export['mb']:.0f} MB in "
+                f"{export['seconds']:.1f} s; server worker RSS {export['rss_before']:.0f} MB before, "
+                f"peak {export['rss_peak']:.0f} MB during",
+                flush=True,
+            )
     finally:
         for server in servers.values():
             server.terminate()
             server.wait()
 
+
+def print_setting(data, names: list[str]) -> None:
     print(f"\nmachine: {machine()}")
     print(
         f"data: {data.events:,} events in the app over {report_data.DAYS} days, "
         f"{2 * report_data.EVENTS_IN_OTHER_APPS:,} in two other apps; stores: {', '.join(names)}"
     )
-    print("server: gunicorn sync, 2 workers per store, one request at a time")
-    if args.ingest_rate:
-        rate, seconds = args.ingest_rate, args.ingest_seconds
-        print(f"\nunder ingestion: {rate:g} events/s to collect, a dashboard user for {seconds:g} s per store")
-        header = (
-            f"{'store':<12}{'requests':>9}{'hit ratio':>11}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'sent':>7}{'failed':>8}{'stored':>8}"
+    print("server: gunicorn sync, 2 workers per store, one request at a time", flush=True)
+
+
+def print_ingestion(stores: list, ingestion: dict, rate: float, seconds: float) -> None:
+    print(f"\nunder ingestion: {rate:g} events/s to collect, a dashboard user for {seconds:g} s per store")
+    header = (
+        f"{'store':<12}{'requests':>9}{'hit ratio':>11}{'p50 ms':>9}{'p95 ms':>9}{'sent':>7}{'failed':>8}{'stored':>8}"
+    )
+    print(f"{header}\n{'-' * len(header)}")
+    for store in stores:
+        row = ingestion[store.name]
+        print(
+            f"{store.label:<12}{row['requests']:>9}{row['hit_ratio']:>10.0%}{row['p50']:>9.1f}{row['p95']:>9.1f}"
+            f"{row['sent']:>7}{row['failed']:>8}{row['stored']:>8}"
         )
-        print(f"{header}\n{'-' * len(header)}")
-        for store in stores:
-            row = ingestion[store.name]
-            print(
-                f"{store.label:<12}{row['requests']:>9}{row['hit_ratio']:>10.0%}{row['p50']:>9.1f}{row['p95']:>9.1f}"
-                f"{row['sent']:>7}{row['failed']:>8}{row['stored']:>8}"
-            )
-        return
-    print(f"{args.runs} rounds (after {WARM_UP_ROUNDS} warm-up), reports and stores interleaved")
-    for store in stores:
-        print_store(store, samples, queries)
-    print_verdicts(stores, samples, exact, data.events)
-    for store in stores:
-        if store.name in exports:
-            export = exports[store.name]
-            print(
-                f"\nexport on {store.label} (CSV, 30 days): {export['rows']:,} rows, {export['mb']:.0f} MB in "
-                f"{export['seconds']:.1f} s; server worker RSS {export['rss_before']:.0f} MB before, "
-                f"peak {export['rss_peak']:.0f} MB during"
-            )
 
 
 if __name__ == "__main__":
