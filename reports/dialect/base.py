@@ -120,6 +120,11 @@ class Dialect:
 
     # Whole statements (reports/dialect/standard.py has them in standard SQL) -------------------
 
+    def events_and_users_per_value(self, value: str, where: str) -> str:
+        """SELECT (bucket, events, users) for each value of the expression over the events ``where``
+        picks (alias ``e``); the caller appends ORDER BY and LIMIT."""
+        raise NotImplementedError
+
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
         """(field, value, events) for every value of each field over the events ``where`` picks."""
         raise NotImplementedError

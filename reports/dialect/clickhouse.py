@@ -105,6 +105,14 @@ class ClickHouse(Dialect):
 
     # Whole statements --------------------------------------------------------------------------
 
+    def events_and_users_per_value(self, value: str, where: str) -> str:
+        # uniqExact in one GROUP BY: exact, and 1.2-1.6x faster on 18.16 than the two-step grouping
+        # PostgreSQL prefers (bench/reports.py).
+        return (
+            f"SELECT {value} AS bucket, COUNT(*) AS events, uniqExact(e.{self.column('distinct_id')}) AS users "  # noqa: S608 (identifiers, placeholders)
+            f"FROM {self.table} e WHERE {where} GROUP BY bucket"
+        )
+
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
         # Per combination of the fields, then one row per (field, value) pair of each combination.
         where_sql, params = where

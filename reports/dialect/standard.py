@@ -19,6 +19,18 @@ class StandardSQL(Dialect):
             f"ORDER BY {order}) AS user_rank FROM {self.table} e WHERE {where}) ranked WHERE user_rank = 1"
         )
 
+    def events_and_users_per_value(self, value: str, where: str) -> str:
+        # Users counted in two grouping steps, first per (value, user) then per value, rather than with
+        # COUNT(DISTINCT): PostgreSQL sorts every row for COUNT(DISTINCT) but hashes a GROUP BY, about
+        # twice as fast over a month of events (bench/reports.py). COUNT(*), not COUNT(id): the id is
+        # in no index but the primary key, and would cost a heap read per row.
+        distinct = self.column("distinct_id")
+        return (
+            "SELECT bucket, SUM(n) AS events, COUNT(*) AS users FROM ("  # noqa: S608 (identifiers, placeholders)
+            f"SELECT {value} AS bucket, e.{distinct}, COUNT(*) AS n FROM {self.table} e WHERE {where} "
+            f"GROUP BY bucket, e.{distinct}) per_user GROUP BY bucket"
+        )
+
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
         # One pass over the rows: first per combination of the fields (a few thousand rows), then each
         # field's totals from those.

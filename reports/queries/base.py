@@ -1,8 +1,6 @@
 """What the reports share: the app-and-window filter, and counting events and distinct users per value.
 
-"Users" are distinct ``distinct_id``s. They are counted in two grouping steps, first per (value, user)
-then per value, rather than with COUNT(DISTINCT): PostgreSQL sorts every row for COUNT(DISTINCT) but
-hashes a GROUP BY, which is about twice as fast over a month of events (bench/reports.py).
+"Users" are distinct ``distinct_id``s (how each store counts them fastest: Dialect.events_and_users_per_value).
 """
 
 from collections.abc import Callable
@@ -68,13 +66,7 @@ def per_value(
     with ``limit``, the top values by events, ties in code-point order, unknown (null) last."""
     where_sql, where_params = where
     value_sql, value_params = value
-    distinct = dialect.column("distinct_id")
-    # COUNT(*), not COUNT(id): the id is in no index but the primary key, and would cost a heap read per row.
-    sql = (
-        "SELECT bucket, SUM(n) AS events, COUNT(*) AS users FROM ("  # noqa: S608 (identifiers, placeholders)
-        f"SELECT {value_sql} AS bucket, e.{distinct}, COUNT(*) AS n FROM {dialect.table} e WHERE {where_sql} "
-        f"GROUP BY bucket, e.{distinct}) per_user GROUP BY bucket"
-    )
+    sql = dialect.events_and_users_per_value(value_sql, where_sql)
     params = [*value_params, *where_params]
     if limit is not None:
         sql += f" ORDER BY events DESC, {dialect.text_order('bucket')} ASC NULLS LAST LIMIT %s"
