@@ -2,10 +2,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from clickhouse_store import testing
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from clickhouse_store import testing
 from reports.dialect.clickhouse import ClickHouse
 from reports.tests.stores import Mirror, MirroredClickHouse
 
