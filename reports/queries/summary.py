@@ -5,7 +5,7 @@ from datetime import datetime
 
 from reports.dialect import Dialect, current
 from reports.params import Window
-from reports.queries.base import Ranked, in_window
+from reports.queries.base import Ranked, in_window, per_value
 
 SUMMARY_EVENT_LIMIT = 100
 SUMMARY_LIST_LIMIT = 10
@@ -63,13 +63,9 @@ def _summary_counts(dialect: Dialect, where) -> dict[str, dict[str | None, int]]
 def event_summary(*, app_id, window: Window, event: str | None) -> EventSummary:
     dialect = current()
     where = in_window(dialect, app_id, window, event)
-    where_sql, params = where
-    distinct = dialect.column("distinct_id")
-    [(count, users)] = dialect.fetch(
-        f"SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT e.{distinct}, COUNT(*) AS n "  # noqa: S608 (identifiers, placeholders)
-        f"FROM {dialect.table} e WHERE {where_sql} GROUP BY e.{distinct}) per_user",
-        params,
-    )
+    # The whole range as one value: no rows when it holds no events.
+    totals = per_value(dialect, where, ("0", []))
+    count, users = totals[0][1:] if totals else (0, 0)
     counts = _summary_counts(dialect, where)
     referrers = {host: n for host, n in counts["referrer_host"].items() if host is not None}
     return EventSummary(
