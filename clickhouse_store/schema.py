@@ -69,8 +69,8 @@ def migrate(client: Client, *, cluster: str | None = None, local_table: str = LO
     With a cluster, a statement about {events} runs on every shard, on its local table (``local_table``
     in the shard's default database: another name only for test databases sharing one server's
     shards), and the events table of the client's database becomes the Distributed table over them,
-    sharded by user: one user's events on one shard. Everything else, event_ids included, stays in
-    the client's database, unsharded."""
+    sharded by user: one user's events on one shard; an ALTER of {events} alters it too. Everything
+    else, event_ids included, stays in the client's database, unsharded."""
     client.create_database()
     client.execute(
         f"CREATE TABLE IF NOT EXISTS {client.database}.schema_migrations "
@@ -102,13 +102,16 @@ def _on_shards(client: Client, statement: str, *, cluster: str, local_table: str
                 )
         finally:
             own.close()
+    distributed = f"{client.database}.events"
     if _CREATE_TABLE.search(statement):
         columns = ", ".join(f"{name} {kind}" for name, kind in first)
         # '' for the database: each shard's own default database, where its local table is.
         client.execute(
-            f"CREATE TABLE IF NOT EXISTS {client.database}.events ({columns}) "
+            f"CREATE TABLE IF NOT EXISTS {distributed} ({columns}) "
             f"ENGINE = Distributed({cluster}, '', {local_table}, cityHash64(distinct_id))"
         )
+    else:  # an ALTER: the Distributed table's columns follow the shards'
+        client.execute(render(statement, database=client.database, events=distributed))
 
 
 # TTL came in 19.6; Debian's 18.16 has none, and purge_events on a schedule does its work there.

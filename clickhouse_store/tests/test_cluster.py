@@ -38,6 +38,22 @@ def databases():
     testing.drop_database(single)
 
 
+def column_types(client, database: str, table: str) -> list[tuple[str, str]]:
+    return client.execute(
+        "SELECT name, type FROM system.columns WHERE database = %(database)s AND table = %(table)s",
+        {"database": database, "table": table},
+    )
+
+
+def test_the_distributed_table_follows_its_shards_through_every_alter(databases):
+    sharded, _single = databases
+    local = f"events_local_{sharded.database}"
+    types = column_types(sharded, sharded.database, "events")
+    assert ("browser", "LowCardinality(String)") in types  # 0003 altered it after 0001 created it
+    for shard in ("uea_shard1", "uea_shard2"):
+        assert column_types(sharded, shard, local) == types
+
+
 def generated_rows(count: int) -> list[tuple]:
     chance = random.Random(13)
     apps = [uuid4() for _ in range(3)]

@@ -13,6 +13,17 @@ def test_the_events_table_has_exactly_the_columns_reports_read(clickhouse):
     assert tuple(name for (name,) in columns) == COLUMNS
 
 
+def test_the_columns_reports_group_by_with_few_values_are_low_cardinality(clickhouse):
+    types = dict(
+        clickhouse.execute(
+            "SELECT name, type FROM system.columns WHERE database = %(database)s AND table = 'events'",
+            {"database": clickhouse.database},
+        )
+    )
+    assert types["name"] == types["browser"] == types["country"] == "LowCardinality(String)"
+    assert types["path"] == types["url"] == "String"  # apps with ids in their URLs have millions
+
+
 def test_migrate_twice_applies_nothing_the_second_time(clickhouse):
     assert schema.migrate(clickhouse) == []
     assert schema.applied(clickhouse) == {migration.version for migration in schema.migrations()}

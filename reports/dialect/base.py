@@ -77,9 +77,6 @@ class Dialect:
 
     # Fragments ---------------------------------------------------------------------------------
 
-    def null_if_empty(self, expr: str) -> str:
-        return f"NULLIF({expr}, '')"
-
     def plus_seconds(self, expr: str, seconds: int) -> Fragment:
         raise NotImplementedError
 
@@ -124,6 +121,11 @@ class Dialect:
         """SELECT (bucket, events, users) for each value of the expression over the events ``where``
         picks (alias ``e``); the caller appends ORDER BY and LIMIT."""
         raise NotImplementedError
+
+    def events_and_users_per_text(self, text: str, where: str) -> str:
+        """As events_and_users_per_value, for text whose empty and null values are one bucket, null:
+        unknown browsers, direct visits and missing metadata keys alike."""
+        return self.events_and_users_per_value(f"NULLIF({text}, '')", where)
 
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
         """(field, value, events) for every value of each field over the events ``where`` picks."""

@@ -76,9 +76,6 @@ class ClickHouse(Dialect):
 
     # Fragments ---------------------------------------------------------------------------------
 
-    def null_if_empty(self, expr: str) -> str:
-        return f"nullIf({expr}, '')"
-
     def plus_seconds(self, expr: str, seconds: int) -> Fragment:
         return f"({expr} + %s)", [seconds * 1_000_000]
 
@@ -112,6 +109,13 @@ class ClickHouse(Dialect):
             f"SELECT {value} AS bucket, COUNT(*) AS events, uniqExact(e.{self.column('distinct_id')}) AS users "  # noqa: S608 (identifiers, placeholders)
             f"FROM {self.table} e WHERE {where} GROUP BY bucket"
         )
+
+    def events_and_users_per_text(self, text: str, where: str) -> str:
+        # Grouped by the text itself, made null outside: grouping a plain String column is ClickHouse's
+        # fast path, a Nullable expression is not (top pages 10-25% faster on 18.16, bench/reports.py).
+        # ifNull is the column itself when it cannot be null, and makes a missing metadata key empty.
+        grouped = self.events_and_users_per_value(f"ifNull({text}, '')", where)
+        return f"SELECT nullIf(bucket, '') AS bucket, events, users FROM ({grouped})"  # noqa: S608 (identifiers)
 
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
         # Per combination of the fields, then one row per (field, value) pair of each combination.

@@ -45,13 +45,11 @@ def in_window(dialect: Dialect, app_id, window: Window, event: str | None = None
 
 
 def property_value(dialect: Dialect, name: str, alias: str = "e") -> Fragment:
-    """A property (a canonical name from reports.properties) as text, empty values and missing
-    metadata keys as null: unknown browsers, direct visits and the like are one bucket."""
+    """A property (a canonical name from reports.properties) as text; a missing metadata key is null."""
     key = metadata_key(name)
     if key is not None:
-        sql, params = dialect.metadata_text(alias, key)
-        return dialect.null_if_empty(sql), params
-    return dialect.null_if_empty(f"{alias}.{dialect.column(PROPERTIES[name])}"), []
+        return dialect.metadata_text(alias, key)
+    return f"{alias}.{dialect.column(PROPERTIES[name])}", []
 
 
 def per_value(
@@ -61,12 +59,15 @@ def per_value(
     *,
     limit: int | None = None,
     convert: Callable[[Any], Any] | None = None,
+    text: bool = False,
 ) -> list[tuple[Any, int, int]]:
     """(value, events, distinct users) for each value of an expression over the events ``where`` picks;
-    with ``limit``, the top values by events, ties in code-point order, unknown (null) last."""
+    with ``limit``, the top values by events, ties in code-point order, unknown (null) last. ``text``:
+    the value is a property's text, and its empty and null values are one unknown bucket."""
     where_sql, where_params = where
     value_sql, value_params = value
-    sql = dialect.events_and_users_per_value(value_sql, where_sql)
+    per = dialect.events_and_users_per_text if text else dialect.events_and_users_per_value
+    sql = per(value_sql, where_sql)
     params = [*value_params, *where_params]
     if limit is not None:
         sql += f" ORDER BY events DESC, {dialect.text_order('bucket')} ASC NULLS LAST LIMIT %s"
@@ -78,5 +79,7 @@ def per_value(
     ]
 
 
-def ranked(dialect: Dialect, where: Fragment, value: Fragment, *, limit: int) -> list[Ranked]:
-    return [Ranked(v, count, users) for v, count, users in per_value(dialect, where, value, limit=limit)]
+def ranked(dialect: Dialect, where: Fragment, property_name: str, *, limit: int) -> list[Ranked]:
+    """The top values of a property (a canonical name from reports.properties), unknown as one null value."""
+    rows = per_value(dialect, where, property_value(dialect, property_name), limit=limit, text=True)
+    return [Ranked(value, count, users) for value, count, users in rows]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from reports.dialect import current
 from reports.params import Window
 from reports.properties import canonical
-from reports.queries.base import Ranked, in_window, property_value, ranked
+from reports.queries.base import Ranked, in_window, ranked
 
 
 @dataclass(frozen=True)
@@ -18,18 +18,18 @@ def top_pages(*, app_id, window: Window, event: str | None, limit: int) -> list[
     """URL paths; events without a URL are not a page."""
     dialect = current()
     where = in_window(dialect, app_id, window, event, nonempty="path")
-    return ranked(dialect, where, property_value(dialect, "path"), limit=limit)
+    return ranked(dialect, where, "path", limit=limit)
 
 
 def top_referrers(*, app_id, window: Window, event: str | None, limit: int) -> list[Ranked]:
     """Where visits came from; events with no referrer (direct visits) are not a referrer."""
     dialect = current()
     where = in_window(dialect, app_id, window, event, nonempty="referrer_host")
-    return ranked(dialect, where, property_value(dialect, "referrer"), limit=limit)
+    return ranked(dialect, where, "referrer", limit=limit)
 
 
 def breakdown(*, app_id, window: Window, event: str | None, by: str, limit: int) -> Breakdown:
     """Per value of ``by``, a property name (reports.properties); null is the empty or missing value."""
     dialect = current()
     where = in_window(dialect, app_id, window, event)
-    return Breakdown(by, ranked(dialect, where, property_value(dialect, canonical(by)), limit=limit))
+    return Breakdown(by, ranked(dialect, where, canonical(by), limit=limit))
