@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run serve test venv lint bench chromium clickhouse-check
+.PHONY: run serve test venv lint bench chromium sdk clickhouse-check
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,19 @@ serve: venv
 	DEBUG=false $(BIN)/python manage.py collectstatic --noinput
 	DEBUG=false exec $(BIN)/gunicorn -c gunicorn.conf.py analytics_project.wsgi
 
-test: venv chromium
+test: venv chromium sdk
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The JavaScript SDKs the suite drives, at the versions sdk_tests/package-lock.json pins. Without npm,
+# one line, and pytest skips those tests (under CI=true they fail instead).
+SDK_INSTALLED := sdk_tests/node_modules/.package-lock.json
+$(SDK_INSTALLED): sdk_tests/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix sdk_tests --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else \
+		echo "No npm (Node 20): pytest will skip the JavaScript SDK tests (fail them under CI)"; \
+	fi
+sdk: $(SDK_INSTALLED)
 
 # The browser tests drive a system Chromium (Playwright's own download needs the internet). Silent when
 # analytics_project/testing.py finds one; as root with apt it installs Debian's, as .ci/run does;

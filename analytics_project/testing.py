@@ -1,13 +1,18 @@
-"""Shared pytest fixtures for the browser tests (registered by the root conftest.py).
+"""Shared pytest fixtures for the browser tests and the JavaScript SDKs' (registered by the root conftest.py).
 
 Debian's Chromium driven by Playwright: its own browser download cannot work on a machine without
 internet access, so `make test` and CI install the `chromium` package instead. Any other Chromium
 works too: `CHROMIUM_PATH`, else the first of CHROMIUM_NAMES on PATH. Without one, a developer's run
 skips the browser tests and says so in one line; CI never skips them, it fails.
+
+The JavaScript SDKs (posthog-node, analytics-next, ...) are npm packages pinned in sdk_tests/package.json,
+installed by `make sdk` (`make test` and CI run it) with npm ci; the same rule: skipped without them on a
+developer's machine, failed in CI.
 """
 
 import os
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -27,6 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+SDK_TESTS = Path(__file__).resolve().parents[1] / "sdk_tests"
+SDK_MODULES = SDK_TESTS / "node_modules"
 DATABASE_LOCK = threading.Lock()
 _FALSE = {"", "0", "false", "no", "off"}
 _SKIPPED_BROWSER_TESTS = pytest.StashKey[tuple[int, str]]()
@@ -42,13 +49,17 @@ def find_chromium() -> str | None:
     return None
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in _FALSE
+
+
 def browser_skip_reason() -> str | None:
     """Why this run skips the browser tests, or None when they run (and fail loudly if they cannot).
 
     Only a run that asked for nothing is skipped: CI, or a CHROMIUM_PATH that leads nowhere, means
     someone expects these tests to run.
     """
-    if os.environ.get("CI", "").strip().lower() not in _FALSE:
+    if _in_ci():
         return None
     if os.environ.get("SKIP_BROWSER_TESTS") == "1":
         return "SKIP_BROWSER_TESTS=1"
@@ -128,3 +139,31 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def sdk_modules() -> Path:
+    """sdk_tests/node_modules with the pinned JavaScript SDKs, and node to run them."""
+    if shutil.which("node") is None or not (SDK_MODULES / ".package-lock.json").exists():
+        reason = "no Node or no sdk_tests/node_modules: `make sdk` installs the SDKs (Node 20 and npm)"
+        if _in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return SDK_MODULES
+
+
+def run_node(script: str, *, timeout: float = 60, **env: str) -> str:
+    """Run a Node script (CommonJS, its requires resolved in sdk_tests/) and return its stdout; a
+    non-zero exit fails the test with the script's stderr."""
+    done = subprocess.run(  # noqa: S603 (the tests' own scripts)
+        [shutil.which("node") or "node", "-e", script],
+        cwd=SDK_TESTS,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode:
+        pytest.fail(f"node exited {done.returncode}: {done.stderr[-4000:]}")
+    return done.stdout

@@ -3,14 +3,27 @@
 The browser tracker sends ``text/plain`` bodies, which browsers send without a preflight; so CORS
 headers alone would not stop another site from writing into an app. The real check is origin_allowed,
 run by the views once the key (and so the app) is known.
+
+A preflight is answered for any origin with the headers it asks for: each SDK sends its own (Segment's
+X-Retry-Count, RudderStack's AnonymousId, SentAt and Rsa-*, Umami's x-umami-cache), a fixed list would
+break the next SDK version that adds one, and no header grants anything: keys are checked in the views.
 """
 
+import re
 from urllib.parse import urlsplit
 
 from django.http import HttpResponse
 
-INGEST_PATH_PREFIXES = ("/api/analytics/collect", "/v1/")
-ALLOWED_HEADERS = "Content-Type, Content-Encoding, Authorization, X-API-Key"
+# Every path a tracker or SDK posts to or loads its settings from, whichever protocol it speaks.
+INGEST_PATHS = re.compile(
+    r"^/api/analytics/collect"
+    r"|^/(v1|beacon)/"  # Segment and RudderStack; RudderStack JS's beacon on unload
+    r"|^/sourceConfig/?$"  # RudderStack JS loads its settings
+    r"|^/(e|engage|i/v0/e|batch|capture|track|flags|decide)/?$|^/array/"  # PostHog
+    r"|^/api/(event|send|batch)$"  # Plausible; Umami
+)
+# When a preflight names none.
+DEFAULT_HEADERS = "Content-Type, Content-Encoding, Authorization, X-API-Key"
 
 
 def origin_allowed(origin: str, domains: list[str]) -> bool:
@@ -39,13 +52,15 @@ class IngestCorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(INGEST_PATH_PREFIXES):
+        if not INGEST_PATHS.match(request.path):
             return self.get_response(request)
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
             response = HttpResponse(status=204)
-            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-            response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", DEFAULT_HEADERS
+            )
             response["Access-Control-Max-Age"] = "86400"
         else:
             response = self.get_response(request)

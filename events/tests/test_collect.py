@@ -463,8 +463,39 @@ class TestOrigins:
         )
         assert response.status_code == 204
         assert response["Access-Control-Allow-Origin"] == "https://shop.example"
-        assert "X-API-Key" in response["Access-Control-Allow-Headers"]
+        assert response["Access-Control-Allow-Headers"] == "content-type, x-api-key"
         assert "POST" in response["Access-Control-Allow-Methods"]
+
+    @pytest.mark.parametrize(
+        ("path", "headers"),
+        [
+            ("/v1/t", "content-type, x-retry-count"),  # Segment analytics.js retrying
+            ("/v1/batch", "anonymousid, sentat, rsa-retry-attempt"),  # RudderStack JS
+            ("/sourceConfig/", "authorization"),
+            ("/e/", "content-type"),  # posthog-js
+            ("/api/send", "content-type, x-umami-cache"),
+            ("/api/event", "content-type"),  # Plausible
+        ],
+    )
+    def test_every_sdks_preflight_gets_the_headers_it_asks_for(self, api_client, db, path, headers):
+        response = api_client.options(
+            path,
+            HTTP_ORIGIN="https://shop.example",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+            HTTP_ACCESS_CONTROL_REQUEST_HEADERS=headers,
+        )
+        assert response.status_code == 204
+        assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+        assert response["Access-Control-Allow-Headers"] == headers
+
+    def test_a_preflight_elsewhere_is_not_answered_for_ingestion(self, api_client, db):
+        response = api_client.options(
+            "/api/analytics/event-summary",
+            HTTP_ORIGIN="https://shop.example",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+        )
+        assert "Access-Control-Allow-Origin" not in response
 
 
 def test_events_land_only_in_the_keys_app(collect, registered, other_app):
