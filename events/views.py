@@ -16,13 +16,12 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from analytics_project.client_ip import client_ip
 from analytics_project.errors import error_body, exception_handler
 from apikeys.permissions import HasApiKey
 from apikeys.throttling import IngestRateThrottle
 from events import segment
-from events.cors import origin_allowed
-from events.http import body_size, json_body
+from events.http import json_body
+from events.intake import ingest, key_in_body
 from events.models import EventSource
 from events.serializers import (
     BatchInput,
@@ -33,45 +32,10 @@ from events.serializers import (
     SegmentError,
     SegmentSuccess,
 )
-from events.services import RequestFacts, events_ingest
-from events.validation import MAX_EVENT_BYTES, EventRejected
+from events.validation import EventRejected
 
 TRACKER_SOURCE = (Path(__file__).parent / "tracker" / "t.js").read_bytes()
 TRACKER_LAST_MODIFIED = timezone.now()
-
-
-def _request_facts(request, source: str) -> RequestFacts:
-    country = ""
-    if settings.COUNTRY_HEADER and settings.TRUSTED_PROXY_COUNT:
-        country = request.META.get("HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_"), "")[:2].upper()
-        country = country if country.isalpha() else ""
-    # A Segment request comes from an SDK (often on a server): its own User-Agent says nothing about
-    # the end user's device, which only the message's context.userAgent describes.
-    user_agent = "" if source == EventSource.SEGMENT else request.META.get("HTTP_USER_AGENT", "")[:1024]
-    return RequestFacts(
-        api_key=request.auth,
-        ip=client_ip(request),
-        user_agent=user_agent,
-        received_at=timezone.now(),
-        source=source,
-        country=country,
-    )
-
-
-def _check_origin(request) -> None:
-    origin = request.headers.get("Origin")
-    if origin and not origin_allowed(origin, request.auth.app.domains):
-        raise exceptions.PermissionDenied("This origin is not in the app's allowed domains.", code="origin_not_allowed")
-
-
-def _ingest(request, raw_events: list, source: str):
-    _check_origin(request)
-    return events_ingest(
-        raw_events=raw_events,
-        facts=_request_facts(request, source),
-        # An event cannot be larger than the body it came in: skip measuring each one for small bodies.
-        measure_size=body_size(request) > MAX_EVENT_BYTES,
-    )
 
 
 def _native_events(body) -> list:
@@ -93,15 +57,6 @@ def _segment_body(request):
     return json_body(request, any_content_type=True)
 
 
-def _key_in_body(field: str, read_body=json_body):
-    def api_key_from_body(self, request) -> str | None:
-        body = read_body(request)
-        key = body.get(field) if isinstance(body, dict) else None
-        return key.strip() if isinstance(key, str) and key.strip() else None
-
-    return api_key_from_body
-
-
 def _example(name: str, value, status: str = "400") -> OpenApiExample:
     return OpenApiExample(name, value=value, response_only=True, status_codes=[status])
 
@@ -109,7 +64,7 @@ def _example(name: str, value, status: str = "400") -> OpenApiExample:
 class CollectViewSet(viewsets.ViewSet):
     permission_classes = [HasApiKey]
     throttle_classes = [IngestRateThrottle]
-    api_key_from_body = _key_in_body("apiKey")  # sendBeacon cannot set headers
+    api_key_from_body = key_in_body("apiKey")  # sendBeacon cannot set headers
 
     @extend_schema(
         summary="Send events",
@@ -185,7 +140,7 @@ class CollectViewSet(viewsets.ViewSet):
     )
     def create(self, request):
         source = EventSource.BROWSER if request.headers.get("Origin") else EventSource.API
-        result = _ingest(request, _native_events(json_body(request)), source)
+        result = ingest(request, _native_events(json_body(request)), source)
         output = result.as_response()
         if not result.valid:
             body = error_body("no_valid_events", "No event in the request is valid; see `rejected`.")
@@ -262,7 +217,7 @@ class SegmentViewSet(viewsets.ViewSet):
     permission_classes = [HasApiKey]
     throttle_classes = [IngestRateThrottle]
     accepts_basic_auth = True
-    api_key_from_body = _key_in_body("writeKey", _segment_body)
+    api_key_from_body = key_in_body("writeKey", _segment_body)
 
     def get_exception_handler(self):
         return segment_exception_handler
@@ -275,7 +230,7 @@ class SegmentViewSet(viewsets.ViewSet):
                 positions.append(index)
             except EventRejected as rejection:
                 rejected.append((index, rejection.detail))
-        result = _ingest(request, natives, EventSource.SEGMENT) if natives else None
+        result = ingest(request, natives, EventSource.SEGMENT) if natives else None
         if result is None or not result.valid:
             rejected += [(positions[r.index], r.detail) for r in (result.rejected if result else [])]
             reasons = [f"message {index}: {detail}" for index, detail in sorted(rejected)[:5]]

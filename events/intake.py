@@ -1,0 +1,63 @@
+"""What every ingestion protocol's views share: the request's facts, the origin check, the key in a
+body, and handing native events (SPEC §4.1) to events_ingest.
+
+Each protocol (events/views.py's collect and Segment, events/protocols/*) maps its own messages to
+native events and answers its clients in its own shape; these are the steps they have in common.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions
+
+from analytics_project.client_ip import client_ip
+from events.cors import origin_allowed
+from events.http import body_size, json_body
+from events.models import EventSource
+from events.services import IngestResult, RequestFacts, events_ingest
+from events.validation import MAX_EVENT_BYTES
+
+
+def request_facts(request, source: str) -> RequestFacts:
+    country = ""
+    if settings.COUNTRY_HEADER and settings.TRUSTED_PROXY_COUNT:
+        country = request.META.get("HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_"), "")[:2].upper()
+        country = country if country.isalpha() else ""
+    # A Segment request comes from an SDK (often on a server): its own User-Agent says nothing about
+    # the end user's device, which only the message's context.userAgent describes.
+    user_agent = "" if source == EventSource.SEGMENT else request.META.get("HTTP_USER_AGENT", "")[:1024]
+    return RequestFacts(
+        api_key=request.auth,
+        ip=client_ip(request),
+        user_agent=user_agent,
+        received_at=timezone.now(),
+        source=source,
+        country=country,
+    )
+
+
+def check_origin(request) -> None:
+    origin = request.headers.get("Origin")
+    if origin and not origin_allowed(origin, request.auth.app.domains):
+        raise exceptions.PermissionDenied("This origin is not in the app's allowed domains.", code="origin_not_allowed")
+
+
+def ingest(request, raw_events: list, source: str) -> IngestResult:
+    check_origin(request)
+    return events_ingest(
+        raw_events=raw_events,
+        facts=request_facts(request, source),
+        # An event cannot be larger than the body it came in: skip measuring each one for small bodies.
+        measure_size=body_size(request) > MAX_EVENT_BYTES,
+    )
+
+
+def key_in_body(field: str, read_body=json_body):
+    """A view's ``api_key_from_body`` (apikeys.authentication) reading the key from a body field: for
+    clients that cannot set headers, like ``sendBeacon``."""
+
+    def api_key_from_body(self, request) -> str | None:
+        body = read_body(request)
+        key = body.get(field) if isinstance(body, dict) else None
+        return key.strip() if isinstance(key, str) and key.strip() else None
+
+    return api_key_from_body
