@@ -15,7 +15,10 @@ class DeviceType(models.TextChoices):
 class EventSource(models.TextChoices):
     API = "api"
     BROWSER = "browser"
-    SEGMENT = "segment"
+    SEGMENT = "segment"  # Segment's and RudderStack's SDKs, analytics.js and RudderStack JS included
+    POSTHOG = "posthog"
+    PLAUSIBLE = "plausible"
+    UMAMI = "umami"
 
 
 class Event(models.Model):
