@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "axes",
     "apikeys",
     "events",
+    "persons",
     "reports",
     "clickhouse_store",
 ]

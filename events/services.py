@@ -29,6 +29,7 @@ from events.enrichment import (
 from events.generation import app_generation_bump
 from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
+from persons.services import persons_record
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
         result.queued = len(rows)
         return result
     if rows:
+        # First, as the worker does: identity is never behind the events. Only the worker writes to
+        # ClickHouse, so the mappings stay in the Django database here.
+        persons_record(rows)
         inserted, unstorable = store.insert_storable(rows)
         result.rejected += [Rejection(indexes[position], "unstorable_event", _UNSTORABLE) for position in unstorable]
         result.rejected.sort(key=lambda rejection: rejection.index)

@@ -18,6 +18,7 @@ from clickhouse_store import client as clickhouse_client
 from clickhouse_store import rows as clickhouse_rows
 from clickhouse_store import writer
 from events import buffer, store
+from persons.services import persons_record_copy_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,22 @@ _CLICKHOUSE_ROW_REFUSALS = frozenset({6, 27, 38, 41, 53, 69, 72, 131, 321, 376})
 
 class StoreUnavailable(Exception):
     """The store is down, or failing for a reason of its own: the worker backs off and retries."""
+
+
+def record_persons(flush) -> None:
+    """The persons a flush's identify, alias and $set events make (persons.identity), in the Django
+    database and any copy in ClickHouse, before the flush is stored: a retry records them again."""
+    try:
+        persons_record_copy_text(
+            "".join(entry.rows for entry in flush.entries), clickhouse=settings.ANALYTICS_STORE == "clickhouse"
+        )
+    except DatabaseError as exc:
+        if not connection.in_atomic_block:
+            connection.close()
+        raise StoreUnavailable(f"persons: {store.sqlstate(exc)}") from exc
+    except clickhouse_client.ClickHouseStoreError as exc:
+        clickhouse_client.reset()
+        raise StoreUnavailable(f"persons in ClickHouse: {exc}") from exc
 
 
 def _refuses_rows(exc: DatabaseError) -> bool:

@@ -174,6 +174,7 @@ class IngestWorker:
             started = time.monotonic()
             flush = Flush(entries=entries)
             try:
+                sinks.record_persons(flush)
                 self.sink.store(flush)
                 break
             except sinks.StoreUnavailable as exc:

@@ -30,6 +30,8 @@ USER_STATS = {
             "metadata": {"plan": "pro"},
         }
     ],
+    "distinctIds": ["u_42", "anon-7f3c"],
+    "properties": {"plan": "pro", "email": "ada@shop.example"},
 }
 DAY_STAT = {"date": "2024-05-29", "count": 130, "uniqueUsers": 41}
 TIMESERIES = {

@@ -233,6 +233,12 @@ class UserStatsOutput(serializers.Serializer):
     devices = serializers.DictField(child=serializers.IntegerField(), help_text="Events per device type.")
     ipAddress = serializers.IPAddressField(source="ip_address", allow_null=True, help_text="Of the latest event.")
     recentEvents = RecentEventOutput(source="recent_events", many=True, help_text="The latest 10, newest first.")
+    distinctIds = serializers.ListField(
+        source="distinct_ids",
+        child=serializers.CharField(),
+        help_text="Every id of the person this userId belongs to (linked by identify and alias), its key first.",
+    )
+    properties = serializers.DictField(help_text="The person's traits, from identify and $set.")
 
 
 class DayStatOutput(serializers.Serializer):

@@ -206,9 +206,9 @@ class EventSummaryViewSet(QueryReportViewSet):
 @_documented(
     "One user's statistics",
     "Everything the app has recorded for one user, over all time: totals, first and last event, devices, the "
-    "latest browser, OS and IP address, and the 10 latest events. A user is a `distinctId`, as in every "
-    "report: the `userId`, or the `anonymousId` of a visitor who never sent one. 404 for a user the app has "
-    "never seen." + _CACHE_NOTE,
+    "latest browser, OS and IP address, and the 10 latest events. A user is a person, as in every report: "
+    "every id that identify and alias linked to the given `userId` (or `anonymousId`), and the person's "
+    "traits. 404 for a user the app has never seen." + _CACHE_NOTE,
     examples.USER_STATS,
 )
 class UserStatsViewSet(QueryReportViewSet):

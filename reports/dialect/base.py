@@ -111,9 +111,26 @@ class Dialect:
         the same list on every store."""
         return expr
 
-    def per_user_index(self) -> str:
-        """A join hint for reading one user's events by (app, distinct_id, timestamp); none by default."""
-        return ""
+    # Persons -------------------------------------------------------------------------------
+
+    def with_persons(self) -> str:
+        """The events as ``e``, each joined to the person its id was linked to (persons.models), for
+        ``person``: the FROM item of every statement that counts users."""
+        raise NotImplementedError
+
+    def person(self) -> str:
+        """The person of row ``e`` of ``with_persons``: the key of the person its id was linked to, else
+        the id itself. What every "users" figure counts."""
+        raise NotImplementedError
+
+    def of_person(self, app_id, distinct_ids: Sequence[str]) -> Fragment:
+        """``FROM`` the events of one person, as ``e``: those of any of its ids (persons.selectors)."""
+        placeholders = ", ".join(["%s"] * len(distinct_ids))
+        app, distinct = self.column("app"), self.column("distinct_id")
+        return (
+            f"FROM {self.table} e WHERE e.{app} = %s AND e.{distinct} IN ({placeholders})",
+            [self.app(app_id), *distinct_ids],
+        )
 
     # Whole statements (reports/dialect/standard.py has them in standard SQL) -------------------
 
@@ -141,8 +158,11 @@ class Dialect:
         """(cohort start, return period start or None for the cohort's size, users)."""
         raise NotImplementedError
 
-    def journey_rows(self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int) -> list[tuple]:
-        """Up to ``limit`` of the user's events after the ``after`` (timestamp, tie-breaker) position,
+    def journey_rows(
+        self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
+    ) -> list[tuple]:
+        """Up to ``limit`` of a person's events (those of any of ``distinct_ids``) after the ``after``
+        (timestamp, tie-breaker) position,
         each (tie-breaker, event_id, name, timestamp, url, path, metadata, session number, then the
         session's start, end, event count, entry and exit page on its first row of the page only)."""
         raise NotImplementedError

@@ -46,6 +46,14 @@ class ClickHouse(Dialect):
     def __init__(self, store: Client) -> None:
         self.store = store
         self.table = f"`{store.database}`.events"
+        # GLOBAL: with a Distributed events table the mappings (unsharded, like event_ids) are read once
+        # and sent to every shard; on one table it changes nothing. argMax: a replaced mapping may not
+        # have been merged away yet.
+        self.people = (
+            f"{self.table} e GLOBAL ANY LEFT JOIN (SELECT app_id, distinct_id, "  # noqa: S608 (identifiers)
+            f"argMax(person_key, version) AS person_key FROM `{store.database}`.person_ids "
+            "GROUP BY app_id, distinct_id) AS pd USING (app_id, distinct_id)"
+        )
 
     @classmethod
     def for_settings(cls) -> "ClickHouse":
@@ -100,14 +108,21 @@ class ClickHouse(Dialect):
         keys, values = f"{alias}.metadata_keys", f"{alias}.metadata_values"
         return f"if(has({keys}, %s), {values}[indexOf({keys}, %s)], NULL)", [key, key]
 
+    def with_persons(self) -> str:
+        return self.people
+
+    def person(self) -> str:
+        # An id with no mapping joins the default, an empty key.
+        return "if(person_key = '', e.distinct_id, person_key)"
+
     # Whole statements --------------------------------------------------------------------------
 
     def events_and_users_per_value(self, value: str, where: str) -> str:
         # uniqExact in one GROUP BY: exact, and 1.2-1.6x faster on 18.16 than the two-step grouping
         # PostgreSQL prefers (bench/reports.py).
         return (
-            f"SELECT {value} AS bucket, COUNT(*) AS events, uniqExact(e.{self.column('distinct_id')}) AS users "  # noqa: S608 (identifiers, placeholders)
-            f"FROM {self.table} e WHERE {where} GROUP BY bucket"
+            f"SELECT {value} AS bucket, COUNT(*) AS events, uniqExact({self.person()}) AS users "  # noqa: S608 (identifiers, placeholders)
+            f"FROM {self.people} WHERE {where} GROUP BY bucket"
         )
 
     def events_and_users_per_text(self, text: str, where: str) -> str:
@@ -163,7 +178,7 @@ class ClickHouse(Dialect):
         times = ", ".join(f"t{number}" for number in range(1, len(steps) + 1))
         per_user = (
             f"SELECT {', '.join(arrays)}, {entry_group}, {', '.join(reached)}, [{times}] AS reached "  # noqa: S608 (identifiers, placeholders)
-            f"FROM {self.table} e WHERE {any_step} GROUP BY e.{c('distinct_id')} HAVING notEmpty(s1)"
+            f"FROM {self.people} WHERE {any_step} GROUP BY {self.person()} HAVING notEmpty(s1)"
         )
         # Each user's reached steps with the time each took, once overall and once under the user's
         # breakdown value (one ARRAY JOIN: 18.16 allows no second); then the standard median of each
@@ -209,7 +224,7 @@ class ClickHouse(Dialect):
         per_user = (
             f"SELECT minIf({ts}, {cohort_is}) AS first_at, {cohort_bucket} AS cohort, "  # noqa: S608 (identifiers, placeholders)
             f"groupUniqArrayIf({return_bucket}, {return_is} AND {ts} >= %s AND {ts} < %s) AS buckets "
-            f"FROM {self.table} e WHERE e.{c('app')} = %s{names} GROUP BY e.{c('distinct_id')} "
+            f"FROM {self.people} WHERE e.{c('app')} = %s{names} GROUP BY {self.person()} "
             f"HAVING countIf({cohort_is}) > 0 AND first_at >= %s AND first_at < %s"
         )
         params = [*cohort_params, *cohort_bucket_params, *return_bucket_params, *return_params]
@@ -225,11 +240,10 @@ class ClickHouse(Dialect):
         return self.fetch(sql, params)
 
     def journey_rows(
-        self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
+        self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
     ) -> list[tuple]:
         c = self.column
-        user = f"FROM {self.table} e WHERE e.{c('app')} = %s AND e.{c('distinct_id')} = %s"
-        user_params = [self.app(app_id), distinct_id]
+        user, user_params = self.of_person(app_id, distinct_ids)
         # The user's (timestamp, seq, path) in order, numbered into sessions with arrays.
         history = (
             f"SELECT tupleElement(event, 1) AS ts, tupleElement(event, 2) AS seq, tupleElement(event, 3) AS path, "  # noqa: S608 (identifiers, placeholders)

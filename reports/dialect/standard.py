@@ -11,12 +11,11 @@ from reports.dialect.base import Dialect, Fragment, RetentionQuery
 
 class StandardSQL(Dialect):
     def first_per_user(self, columns: str, where: str, order: str) -> str:
-        """``columns`` (each with an alias) of each distinct_id's first row of ``e`` matching ``where``
-        in ``order``; other columns may come along."""
-        distinct = self.column("distinct_id")
+        """``columns`` (each with an alias) of each person's first row of ``e`` matching ``where`` in
+        ``order``; other columns may come along."""
         return (
-            f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY e.{distinct} "  # noqa: S608 (identifiers, placeholders)
-            f"ORDER BY {order}) AS user_rank FROM {self.table} e WHERE {where}) ranked WHERE user_rank = 1"
+            f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {self.person()} "  # noqa: S608 (identifiers, placeholders)
+            f"ORDER BY {order}) AS user_rank FROM {self.with_persons()} WHERE {where}) ranked WHERE user_rank = 1"
         )
 
     def events_and_users_per_value(self, value: str, where: str) -> str:
@@ -24,11 +23,10 @@ class StandardSQL(Dialect):
         # COUNT(DISTINCT): PostgreSQL sorts every row for COUNT(DISTINCT) but hashes a GROUP BY, about
         # twice as fast over a month of events (bench/reports.py). COUNT(*), not COUNT(id): the id is
         # in no index but the primary key, and would cost a heap read per row.
-        distinct = self.column("distinct_id")
         return (
             "SELECT bucket, SUM(n) AS events, COUNT(*) AS users FROM ("  # noqa: S608 (identifiers, placeholders)
-            f"SELECT {value} AS bucket, e.{distinct}, COUNT(*) AS n FROM {self.table} e WHERE {where} "
-            f"GROUP BY bucket, e.{distinct}) per_user GROUP BY bucket"
+            f"SELECT {value} AS bucket, {self.person()} AS person, COUNT(*) AS n FROM {self.with_persons()} "
+            f"WHERE {where} GROUP BY bucket, person) per_user GROUP BY bucket"
         )
 
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
@@ -55,30 +53,30 @@ class StandardSQL(Dialect):
         deadline, deadline_params = self.plus_seconds("entries.t", window_seconds)
         if group is None:
             entries = (
-                f"SELECT e.{c('distinct_id')} AS distinct_id, MIN(e.{c('timestamp')}) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
-                f"FROM {self.table} e WHERE {where} GROUP BY e.{c('distinct_id')}"
+                f"SELECT {self.person()} AS person, MIN(e.{c('timestamp')}) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
+                f"FROM {self.with_persons()} WHERE {where} GROUP BY {self.person()}"
             )
             group_params = []
         else:
             group_sql, group_params = group
             # The entry event itself (ties on timestamp broken by id) gives the breakdown value.
             entries = self.first_per_user(
-                f"e.{c('distinct_id')} AS distinct_id, e.{c('timestamp')} AS t, {group_sql} AS grp",
+                f"{self.person()} AS person, e.{c('timestamp')} AS t, {group_sql} AS grp",
                 where,
                 f"e.{c('timestamp')}, e.{c('id')}",
             )
         ctes.append(
-            f"step_1 AS (SELECT entries.distinct_id, entries.t, {deadline} AS deadline, entries.grp, "  # noqa: S608 (identifiers, placeholders)
+            f"step_1 AS (SELECT entries.person, entries.t, {deadline} AS deadline, entries.grp, "  # noqa: S608 (identifiers, placeholders)
             f"entries.t AS previous FROM ({entries}) entries)"
         )
         params += [*deadline_params, *group_params, *where_params]
 
         for number, (where, where_params) in enumerate(steps[1:], start=2):
             ctes.append(
-                f"step_{number} AS (SELECT p.distinct_id, MIN(e.{c('timestamp')}) AS t, p.deadline, p.grp, "  # noqa: S608 (identifiers, placeholders)
-                f"p.t AS previous FROM step_{number - 1} p JOIN {self.table} e{self.per_user_index()} "
-                f"ON e.{c('distinct_id')} = p.distinct_id WHERE {where} AND e.{c('timestamp')} > p.t "
-                f"AND e.{c('timestamp')} <= p.deadline GROUP BY p.distinct_id, p.deadline, p.grp, p.t)"
+                f"step_{number} AS (SELECT p.person, MIN(e.{c('timestamp')}) AS t, p.deadline, p.grp, "  # noqa: S608 (identifiers, placeholders)
+                f"p.t AS previous FROM {self.with_persons()} JOIN step_{number - 1} p ON p.person = {self.person()} "
+                f"WHERE {where} AND e.{c('timestamp')} > p.t "
+                f"AND e.{c('timestamp')} <= p.deadline GROUP BY p.person, p.deadline, p.grp, p.t)"
             )
             params += where_params
 
@@ -120,34 +118,32 @@ class StandardSQL(Dialect):
 
     def retention_rows(self, query: RetentionQuery) -> list[tuple]:
         c = self.column
-        table, app, name, distinct, ts = self.table, c("app"), c("name"), c("distinct_id"), c("timestamp")
+        people, person, app, name, ts = self.with_persons(), self.person(), c("app"), c("name"), c("timestamp")
         cohort_name = f" AND e.{name} = %s" if query.cohort_event is not None else ""
         return_name = f" AND e.{name} = %s" if query.return_event is not None else ""
         cohort_bucket, cohort_bucket_params = self.local_bucket(query.period, "first_at", query.tz)
         return_bucket, return_bucket_params = self.local_bucket(query.period, f"e.{ts}", query.tz)
         # A first-ever event can't be found in a date range: firsts scans the user's whole history.
         firsts = (
-            f"WITH firsts AS (SELECT e.{distinct} AS distinct_id, MIN(e.{ts}) AS first_at FROM {table} e "  # noqa: S608 (identifiers, placeholders)
-            f"WHERE e.{app} = %s{cohort_name} GROUP BY e.{distinct} "
+            f"WITH firsts AS (SELECT {person} AS person, MIN(e.{ts}) AS first_at FROM {people} "  # noqa: S608 (identifiers, placeholders)
+            f"WHERE e.{app} = %s{cohort_name} GROUP BY {person} "
             f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
-            f"cohorts AS (SELECT distinct_id, {cohort_bucket} AS cohort FROM firsts), "
+            f"cohorts AS (SELECT person, {cohort_bucket} AS cohort FROM firsts), "
         )
         if query.return_event is None:
-            # Any event: each cohort user's events come from the (app, distinct_id, timestamp) index
-            # alone, so only the cohort's rows are read and bucketed, not everyone's.
+            # Any event: only the cohort's people's events are bucketed, not everyone's.
             returns = (
-                f"returns AS (SELECT DISTINCT c.cohort, c.distinct_id, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
-                f"JOIN {table} e{self.per_user_index()} ON e.{distinct} = c.distinct_id "
+                f"returns AS (SELECT DISTINCT c.cohort, c.person, {return_bucket} AS bucket FROM {people} "  # noqa: S608 (identifiers, placeholders)
+                f"JOIN cohorts c ON c.person = {person} "
                 f"WHERE e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
                 "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
             )
         else:
-            # A named event: its rows come from the (app, name, timestamp) index; per-user probes would
-            # have to read every event of the user from the table to check its name.
+            # A named event: its rows come from the (app, name, timestamp) index.
             returns = (
-                f"returns AS (SELECT DISTINCT e.{distinct} AS distinct_id, {return_bucket} AS bucket FROM {table} e "  # noqa: S608 (identifiers, placeholders)
+                f"returns AS (SELECT DISTINCT {person} AS person, {return_bucket} AS bucket FROM {people} "  # noqa: S608 (identifiers, placeholders)
                 f"WHERE e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s) "
-                "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.distinct_id = c.distinct_id "
+                "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.person = c.person "
                 "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
             )
         sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
@@ -160,7 +156,7 @@ class StandardSQL(Dialect):
         return self.fetch(sql, params)
 
     def journey_rows(
-        self, app_id, distinct_id: str, after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
+        self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
     ) -> list[tuple]:
         c = self.column
         table, ts = self.table, c("timestamp")
@@ -171,7 +167,7 @@ class StandardSQL(Dialect):
             moment = self.timestamp(after[0])
             page_filter = "WHERE ts > %s OR (ts = %s AND id > %s) "
             page_params = [moment, moment, after[1]]
-        user = f"FROM {table} e WHERE e.{c('app')} = %s AND e.{c('distinct_id')} = %s"
+        user, user_params = self.of_person(app_id, distinct_ids)
         # Sessions need the whole history, but only (id, timestamp, path); the page's rows alone are
         # joined back for their other columns, so a user with 100k events doesn't drag 100k metadata
         # blobs through three window sorts.
@@ -198,4 +194,4 @@ class StandardSQL(Dialect):
             + " FROM (SELECT *, MIN(ts) OVER (PARTITION BY session) AS first_on_page FROM page) paged "  # noqa: S608
             f"JOIN {table} e ON e.{c('id')} = paged.id ORDER BY paged.ts, paged.id"
         )
-        return self.fetch(sql, [self.app(app_id), distinct_id, *gap_params, *page_params, limit])
+        return self.fetch(sql, [*user_params, *gap_params, *page_params, limit])

@@ -34,8 +34,8 @@ def active_users(*, app_id, window: Window, event: str | None) -> ActiveUsers:
     [(mau, wau, dau)] = dialect.fetch(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN latest >= %s THEN 1 ELSE 0 END), 0), "  # noqa: S608 (identifiers, placeholders)
         "COALESCE(SUM(CASE WHEN latest >= %s THEN 1 ELSE 0 END), 0) "
-        f"FROM (SELECT e.{c('distinct_id')}, MAX(e.{c('timestamp')}) AS latest FROM {dialect.table} e "
-        f"WHERE {month_sql} GROUP BY e.{c('distinct_id')}) per_user",
+        f"FROM (SELECT {dialect.person()} AS person, MAX(e.{c('timestamp')}) AS latest FROM {dialect.with_persons()} "
+        f"WHERE {month_sql} GROUP BY {dialect.person()}) per_user",
         [dialect.timestamp(window.days_before_end(7)), dialect.timestamp(window.days_before_end(1)), *month_params],
     )
     by_day = by_local_period(dialect, in_window(dialect, app_id, window, event), window, "day")

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from persons.selectors import distinct_ids_of
 from reports.dialect import current
 
 MAX_JOURNEY_LIMIT = 1000
@@ -71,13 +72,12 @@ def journey(*, app_id, distinct_id: str, cursor: str | None, limit: int) -> Jour
         raise ValueError(f"limit must be an integer from 1 to {MAX_JOURNEY_LIMIT}")
     after = decode_cursor(cursor) if cursor is not None else None
     dialect = current()
-    rows = dialect.journey_rows(app_id, distinct_id, after, limit + 1, gap_seconds=SESSION_GAP_SECONDS)
-    if not rows and not dialect.fetch(
-        f"SELECT 1 FROM {dialect.table} e WHERE e.{dialect.column('app')} = %s "  # noqa: S608 (identifiers, placeholders)
-        f"AND e.{dialect.column('distinct_id')} = %s LIMIT 1",
-        [dialect.app(app_id), distinct_id],
-    ):
-        return None
+    distinct_ids = distinct_ids_of(app_id, distinct_id)
+    rows = dialect.journey_rows(app_id, distinct_ids, after, limit + 1, gap_seconds=SESSION_GAP_SECONDS)
+    if not rows:
+        of_person, params = dialect.of_person(app_id, distinct_ids)
+        if not dialect.fetch(f"SELECT 1 {of_person} LIMIT 1", params):
+            return None
 
     page, more = rows[:limit], len(rows) > limit
     sessions: list[JourneySession] = []

@@ -38,17 +38,16 @@ def live(*, app_id, now: datetime) -> Live:
     recent = now - timedelta(minutes=LIVE_ACTIVE_MINUTES)
     dialect = current()
     c = dialect.column
-    ts, distinct = c("timestamp"), c("distinct_id")
-    span = f"FROM {dialect.table} e WHERE e.{c('app')} = %s AND e.{ts} >= %s AND e.{ts} <= %s"
+    ts, person = c("timestamp"), dialect.person()
+    span = f"FROM {dialect.with_persons()} WHERE e.{c('app')} = %s AND e.{ts} >= %s AND e.{ts} <= %s"
     span_params = [dialect.app(app_id), dialect.timestamp(first), dialect.timestamp(now)]
     minute = dialect.utc_minute(f"e.{ts}")
     per_minute = dialect.fetch(
-        f"SELECT {minute} AS bucket, COUNT(*), COUNT(DISTINCT e.{distinct}) {span} GROUP BY bucket",
+        f"SELECT {minute} AS bucket, COUNT(*), COUNT(DISTINCT {person}) {span} GROUP BY bucket",
         span_params,
     )
     [(total_events, total_users, recent_users)] = dialect.fetch(
-        f"SELECT COUNT(*), COUNT(DISTINCT e.{distinct}), "
-        f"COUNT(DISTINCT CASE WHEN e.{ts} >= %s THEN e.{distinct} END) {span}",
+        f"SELECT COUNT(*), COUNT(DISTINCT {person}), COUNT(DISTINCT CASE WHEN e.{ts} >= %s THEN {person} END) {span}",
         [dialect.timestamp(recent), *span_params],
     )
     # ClickHouse 18.16 counts the distinct values of an empty set of nulls as null, not 0.

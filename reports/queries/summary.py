@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from persons.selectors import distinct_ids_of, person_of
 from reports.dialect import Dialect, current
 from reports.params import Window
 from reports.queries.base import Ranked, in_window, per_value
@@ -45,6 +46,8 @@ class UserStats:
     devices: dict[str, int]
     ip_address: str | None
     recent_events: list[RecentEvent]
+    distinct_ids: list[str]  # the person's, the asked one among them
+    properties: dict  # the person's traits
 
 
 def _top(counts: dict, limit: int | None) -> list[Ranked]:
@@ -81,15 +84,14 @@ def event_summary(*, app_id, window: Window, event: str | None) -> EventSummary:
 
 
 def user_stats(*, app_id, distinct_id: str) -> UserStats | None:
-    """The user's whole history in the app; None when the app has never seen the user.
-
-    A user is a ``distinct_id``, as in every other report (the userId when one was sent, else the
-    anonymousId), so any id a report counts or a journey shows has statistics here too.
+    """The whole history in the app of the person ``distinct_id`` belongs to (persons.identity: all
+    the ids identify and alias linked); None when the app has never seen any of them.
     """
     dialect = current()
     c = dialect.column
-    user = f"FROM {dialect.table} e WHERE e.{c('app')} = %s AND e.{c('distinct_id')} = %s"
-    params = [dialect.app(app_id), distinct_id]
+    person = person_of(app_id, distinct_id)
+    distinct_ids = distinct_ids_of(app_id, distinct_id)
+    user, params = dialect.of_person(app_id, distinct_ids)
     [(total, first_seen, last_seen)] = dialect.fetch(
         f"SELECT COUNT(*), MIN(e.{c('timestamp')}), MAX(e.{c('timestamp')}) {user}", params
     )
@@ -110,6 +112,8 @@ def user_stats(*, app_id, distinct_id: str) -> UserStats | None:
     browser, os_name = device[0] if device else ("", "")
     return UserStats(
         distinct_id=distinct_id,
+        distinct_ids=distinct_ids,
+        properties=person.properties if person else {},
         total_events=int(total),
         first_seen=dialect.to_timestamp(first_seen),
         last_seen=dialect.to_timestamp(last_seen),

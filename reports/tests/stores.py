@@ -1,12 +1,15 @@
 """The report tests run unchanged on every store: they insert through collect or bulk_create into the
-Django database, and on ClickHouse each report reads a copy of those events made just before it runs
-(by the same row conversion the writer uses), so a test reads what it wrote on either store."""
+Django database, and on ClickHouse each report reads a copy of those events, and of the persons'
+id mappings, made just before it runs (by the same row conversions the writer and persons.mirror
+use), so a test reads what it wrote on either store."""
 
 from django.db.models import Count, Max, Sum
 
 from clickhouse_store import rows, testing
 from clickhouse_store.client import Client
 from events.models import Event
+from persons import mirror
+from persons.models import PersonDistinctId
 from reports.dialect.clickhouse import ClickHouse
 
 COPY_CHUNK = 5000
@@ -18,11 +21,15 @@ class Mirror:
         self.copied = None
 
     def refresh(self) -> None:
-        """Copies the Django database's events when they changed since the last copy."""
-        signature = Event.objects.aggregate(count=Count("id"), top=Max("id"), total=Sum("id"))
+        """Copies the Django database's events and id mappings when they changed since the last copy."""
+        signature = (
+            Event.objects.aggregate(count=Count("id"), top=Max("id"), total=Sum("id")),
+            PersonDistinctId.objects.aggregate(count=Count("id"), versions=Sum("version"), keys=Max("person_key")),
+        )
         if signature == self.copied:
             return
         testing.empty(self.store)
+        mirror.write(PersonDistinctId.objects.all(), client=self.store)
         batch = []
         for event in Event.objects.order_by("id").iterator(chunk_size=COPY_CHUNK):
             batch.append(rows.from_event(event, seq=event.id))

@@ -1,0 +1,174 @@
+"""The identity rules: which stored events link ids into one person, and which set its properties.
+
+Read from events as they are stored (events.services on the request path, events.worker for the
+buffered one), so a replayed event links nothing new and every store sees the same persons.
+
+- ``identify`` (userId U, anonymousId A: Segment, RudderStack, PostHog's ``$identify``, our tracker)
+  links A to U's person. As in PostHog, it never merges a person that is already identified: when A
+  belongs to a person another user id identified (a shared device), U gets a person of its own and
+  A stays where it was.
+- ``alias`` (userId U, ``metadata.previousId`` P: Segment's alias, PostHog's ``$create_alias``) is the
+  explicit "these are one user": it links P to U's person and merges two persons if it must.
+- A merge keeps U's person (its key, so U's figures stay where they were) and moves every id of the
+  other to it; properties the kept person lacks come from the other.
+- Linking is retroactive: reports resolve ids when they run, so events already stored under A count as
+  U's person from then on, in every report, on both stores.
+- Traits: an identify event's metadata (keys not starting with ``$``) and ``metadata["$set"]`` on any
+  event overwrite the person's properties; ``metadata["$set_once"]`` only fills what is missing. An
+  event's traits go to the person of its distinct id, created for the id if it has none.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from events.store import COLUMNS
+from persons.models import Person, PersonDistinctId
+
+IDENTIFY, ALIAS = "identify", "alias"
+_APP, _NAME, _DISTINCT, _USER, _ANONYMOUS, _METADATA = (
+    COLUMNS.index(column) for column in ("app_id", "name", "distinct_id", "user_id", "anonymous_id", "metadata")
+)
+
+
+@dataclass
+class Change:
+    """What one event asks of the persons: ids to link, and properties to set."""
+
+    app_id: Any
+    distinct_id: str
+    link: tuple[str, str] | None = None  # (user id, the other id)
+    merges_identified: bool = False
+    set: dict = field(default_factory=dict)
+    set_once: dict = field(default_factory=dict)
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def may_change(copy_line: str) -> bool:
+    """Whether a line of COPY text may ask for a change: a cheap test, so most lines are never parsed."""
+    return f"\t{IDENTIFY}\t" in copy_line or f"\t{ALIAS}\t" in copy_line or '"$set' in copy_line
+
+
+def change_for(row: Sequence) -> Change | None:
+    """The change an events row (events.store.COLUMNS order; values typed or COPY text) asks for, if any."""
+    name, metadata_json = row[_NAME], row[_METADATA]
+    if name not in (IDENTIFY, ALIAS) and (not metadata_json or '"$set' not in metadata_json):
+        return None  # the common case, decided without parsing the metadata
+    metadata = _object(json.loads(metadata_json)) if metadata_json else {}
+    change = Change(
+        app_id=row[_APP],
+        distinct_id=row[_DISTINCT],
+        set=dict(_object(metadata.get("$set"))),
+        set_once=dict(_object(metadata.get("$set_once"))),
+    )
+    user_id = row[_USER] or ""
+    if name == IDENTIFY:
+        change.set = {**{key: value for key, value in metadata.items() if not key.startswith("$")}, **change.set}
+        if user_id and row[_ANONYMOUS] and row[_ANONYMOUS] != user_id:
+            change.link = (user_id, row[_ANONYMOUS])
+    elif name == ALIAS:
+        previous = metadata.get("previousId")
+        previous = str(previous) if isinstance(previous, str | int) and not isinstance(previous, bool) else ""
+        if user_id and previous and previous != user_id:
+            change.link, change.merges_identified = (user_id, previous), True
+    if change.link is None and not change.set and not change.set_once:
+        return None
+    return change
+
+
+def record(rows: Iterable[Sequence]) -> list[PersonDistinctId]:
+    """Apply the changes the stored rows ask for, in order; the id mappings they touched, as now stored
+    (for ClickHouse's copy, persons.mirror)."""
+    touched: dict[tuple[str, str], None] = {}
+    for change in filter(None, map(change_for, rows)):
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    touched.update(dict.fromkeys(_apply(change)))
+                break
+            except IntegrityError:  # another worker created the same id or person first: read it now
+                if attempt:
+                    raise
+    if not touched:
+        return []
+    found = []
+    for app_id in {app_id for app_id, _ in touched}:
+        ids = [distinct_id for app, distinct_id in touched if app == app_id]
+        found += PersonDistinctId.objects.filter(app_id=app_id, distinct_id__in=ids)
+    return found
+
+
+def _apply(change: Change) -> list[tuple[str, str]]:
+    """One change in the caller's transaction; the (app, distinct id) pairs whose mapping it wrote."""
+    touched = []
+    if change.link:
+        touched += _link(change.app_id, *change.link, merges_identified=change.merges_identified)
+    if change.set or change.set_once:
+        person, created = _person_of(change.app_id, change.distinct_id)
+        if created:
+            touched.append((str(change.app_id), change.distinct_id))
+        person.properties = {**change.set_once, **person.properties, **change.set}
+        person.save(update_fields=["properties", "updated_at"])
+    return touched
+
+
+def _mappings(app_id, distinct_ids: list[str]) -> dict[str, PersonDistinctId]:
+    rows = PersonDistinctId.objects.select_for_update().select_related("person")
+    return {row.distinct_id: row for row in rows.filter(app_id=app_id, distinct_id__in=distinct_ids)}
+
+
+def _person_of(app_id, distinct_id: str) -> tuple[Person, bool]:
+    mapping = _mappings(app_id, [distinct_id]).get(distinct_id)
+    if mapping is not None:
+        return Person.objects.select_for_update().get(pk=mapping.person_id), False
+    person = Person.objects.create(app_id=app_id, key=distinct_id)
+    PersonDistinctId.objects.create(app_id=app_id, distinct_id=distinct_id, person=person, person_key=person.key)
+    return person, True
+
+
+def _link(app_id, user_id: str, other_id: str, *, merges_identified: bool) -> list[tuple[str, str]]:
+    found = _mappings(app_id, [user_id, other_id])
+    user, other = found.get(user_id), found.get(other_id)
+    app = str(app_id)
+    if user is None and other is None:
+        person = Person.objects.create(app_id=app_id, key=user_id, is_identified=True)
+        for distinct_id in (user_id, other_id):
+            PersonDistinctId.objects.create(app_id=app_id, distinct_id=distinct_id, person=person, person_key=user_id)
+        return [(app, user_id), (app, other_id)]
+    if user is None:
+        if other.person.is_identified and not merges_identified:
+            person = Person.objects.create(app_id=app_id, key=user_id, is_identified=True)
+        else:
+            person = other.person
+            Person.objects.filter(pk=person.pk).update(is_identified=True)
+        PersonDistinctId.objects.create(app_id=app_id, distinct_id=user_id, person=person, person_key=person.key)
+        return [(app, user_id)]
+    if not user.person.is_identified:
+        Person.objects.filter(pk=user.person_id).update(is_identified=True)
+    if other is None:
+        PersonDistinctId.objects.create(
+            app_id=app_id, distinct_id=other_id, person_id=user.person_id, person_key=user.person_key
+        )
+        return [(app, other_id)]
+    if other.person_id == user.person_id or (other.person.is_identified and not merges_identified):
+        return []
+    return [(app, distinct_id) for distinct_id in _merge(user.person, other.person)]
+
+
+def _merge(kept: Person, merged: Person) -> list[str]:
+    """Move every id of ``merged`` to ``kept``; the ids moved."""
+    moving = PersonDistinctId.objects.select_for_update().filter(person=merged)
+    moved = list(moving.values_list("distinct_id", flat=True))
+    moving.update(person=kept, person_key=kept.key, version=F("version") + 1)
+    kept.properties = {**merged.properties, **kept.properties}
+    kept.is_identified = True
+    kept.save(update_fields=["properties", "is_identified", "updated_at"])
+    merged.delete()
+    return moved
