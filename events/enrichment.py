@@ -80,9 +80,15 @@ def url_facts(url: str) -> UrlFacts:
     return UrlFacts(host=(parts.hostname or "")[:255], path=(parts.path or "/")[:2048], utm=utm)
 
 
-def referrer_host(referrer: str) -> str:
+def referrer_host(referrer: str, page_host: str = "") -> str:
+    """The referring site's host; '' when there is none or it is the page's own site (a reload, a
+    multi-page site's previous page, with or without www.), as Plausible counts sources: a site never
+    refers itself, whichever tracker sent the event."""
     parts = _split(referrer) if referrer else None
-    return (parts.hostname or "")[:255] if parts else ""
+    host = (parts.hostname or "")[:255] if parts else ""
+    if host and page_host and host.removeprefix("www.") == page_host.lower().removeprefix("www."):
+        return ""
+    return host
 
 
 @lru_cache(maxsize=1)

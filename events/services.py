@@ -191,7 +191,7 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
         page.host,
         page.path,
         clean.referrer,
-        referrer_host(clean.referrer),
+        referrer_host(clean.referrer, page.host),
         page.utm["utm_source"],
         page.utm["utm_medium"],
         page.utm["utm_campaign"],

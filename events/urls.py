@@ -1,10 +1,10 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from events import views
+from events import tracker, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("api/analytics/collect", views.CollectViewSet, basename="collect")
 router.register("v1", views.SegmentViewSet, basename="segment")
 
-urlpatterns = [path("t.js", views.tracker_script, name="tracker"), *router.urls]
+urlpatterns = [path("t.js", tracker.tracker_script, name="tracker"), *router.urls]

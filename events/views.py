@@ -1,10 +1,6 @@
 import json
-from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpResponse
-from django.utils import timezone
-from django.views.decorators.http import condition
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -33,9 +29,6 @@ from events.serializers import (
     SegmentSuccess,
 )
 from events.validation import EventRejected
-
-TRACKER_SOURCE = (Path(__file__).parent / "tracker" / "t.js").read_bytes()
-TRACKER_LAST_MODIFIED = timezone.now()
 
 
 def _native_events(body) -> list:
@@ -280,11 +273,3 @@ class SegmentViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"], url_path=f"(?P<kind>{'|'.join(segment.MESSAGE_TYPES)})")
     def single(self, request, kind: str):
         return self._accept(request, [_segment_body(request)], kind=kind)
-
-
-@condition(last_modified_func=lambda request: TRACKER_LAST_MODIFIED)
-def tracker_script(request):
-    response = HttpResponse(TRACKER_SOURCE, content_type="application/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=3600"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response

@@ -15,6 +15,7 @@ import pytest
 from analytics_project.testing import DATABASE_LOCK
 from apikeys.services import app_register
 from events.models import Event
+from persons.models import PersonDistinctId
 
 WAIT_SECONDS = 10
 
@@ -124,9 +125,85 @@ def test_history_push_state_records_a_page_view_for_the_new_path(page, tracked_p
 
     first, second = wait_for_events(shop.app, 2, name="pageview")
     assert first.path == "/app.html"
-    assert (second.path, second.url) == ("/app/settings", page.url)
-    assert second.referrer == first_url
+    # tab=billing is not an allowed query parameter: it never leaves the page.
+    assert (second.path, second.url) == ("/app/settings", page.url.split("?")[0])
+    assert second.referrer == ""  # the site's own previous page is no referrer
     assert second.anonymous_id == first.anonymous_id and second.session_id == first.session_id
+
+
+def test_replace_state_is_not_a_page_view(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page.goto(tracked_page("/search.html", shop.publishable_key.raw))
+    wait_for_events(shop.app, 1)
+
+    page.evaluate("history.replaceState({}, '', '/search.html?q=shoes'); history.pushState({}, '', '/results.html')")
+
+    first, second = wait_for_events(shop.app, 2, name="pageview")
+    assert (first.path, second.path) == ("/search.html", "/results.html")
+
+
+def test_the_url_keeps_only_utm_and_allowed_query_parameters_and_no_fragment(page, site, server):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    site.pages["/reset.html"] = (
+        f'<!doctype html><script defer src="{server.url}/t.js" data-key="{shop.publishable_key.raw}" '
+        'data-query-params="plan, ref"></script>'
+    )
+    page.goto(site.url("/reset.html") + "?token=s3cret&plan=pro&utm_source=mail&email=a%40b.example#access_token=x")
+
+    (view,) = wait_for_events(shop.app, 1)
+    assert view.url == site.url("/reset.html") + "?plan=pro&utm_source=mail"
+    assert view.utm_source == "mail" and "s3cret" not in str(view.metadata)
+
+
+def test_a_reload_or_a_link_from_the_same_site_is_no_referrer(page, site, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    about = tracked_page("/about.html", shop.publishable_key.raw)
+    site.pages["/home.html"] = f'<!doctype html><a id="go" href="{about}">About</a>'
+    page.goto(site.url("/home.html"))
+    page.click("#go")
+
+    (view,) = wait_for_events(shop.app, 1)
+    assert (view.path, view.referrer, view.referrer_host) == ("/about.html", "", "")
+
+
+def test_identify_links_the_visit_before_sign_in_to_the_user(page, tracked_page):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    page.goto(tracked_page("/signup.html", shop.publishable_key.raw))
+    (landing,) = wait_for_events(shop.app, 1)
+
+    page.evaluate("uea.identify('user-42', {plan: 'pro'}); uea.track('signed_up')")
+
+    identify, signed_up = wait_for_events(shop.app, 2, name__in=["identify", "signed_up"])
+    assert (identify.user_id, identify.anonymous_id) == ("user-42", landing.anonymous_id)
+    assert identify.metadata == {"plan": "pro"}
+    assert (signed_up.user_id, signed_up.distinct_id) == ("user-42", "user-42")
+    with DATABASE_LOCK:
+        linked = dict(PersonDistinctId.objects.filter(app=shop.app).values_list("distinct_id", "person_key"))
+    assert linked == {"user-42": "user-42", landing.anonymous_id: "user-42"}
+
+    page.reload()  # the user id is kept across page loads, until reset()
+    (again,) = wait_for_events(shop.app, 2, name="pageview")[1:]
+    assert again.user_id == "user-42"
+    page.evaluate("uea.reset(); uea.track('after_sign_out')")
+    (after,) = wait_for_events(shop.app, 1, name="after_sign_out")
+    assert after.user_id == "" and after.anonymous_id not in ("", landing.anonymous_id)
+
+
+def test_outbound_link_clicks_are_tracked_when_asked(page, site, server):
+    shop = app_register(name="Shop", owner_email="o@shop.example")
+    site.pages["/links.html"] = (
+        f'<!doctype html><script defer src="{server.url}/t.js" data-key="{shop.publishable_key.raw}" '
+        'data-outbound="true"></script>'
+        '<a id="out" href="https://partner.example/deal">Partner</a><a id="in" href="/links.html#top">Top</a>'
+    )
+    page.route("https://partner.example/**", lambda route: route.fulfill(body="<h1>Partner</h1>"))
+    page.goto(site.url("/links.html"))
+    wait_for_events(shop.app, 1, name="pageview")
+    page.click("#in")
+    page.click("#out")
+
+    (click,) = wait_for_events(shop.app, 1, name="outbound_click")
+    assert click.metadata == {"url": "https://partner.example/deal"}
 
 
 def test_uea_track_records_a_custom_event_with_its_metadata(page, tracked_page):

@@ -71,6 +71,21 @@ def test_referrer_host():
     assert referrer_host("") == ""
 
 
+@pytest.mark.parametrize(
+    ("referrer", "page_host", "expected"),
+    [
+        ("https://shop.example/a", "shop.example", ""),  # the site's own previous page
+        ("https://www.shop.example/", "shop.example", ""),
+        ("https://shop.example/", "WWW.shop.example", ""),
+        ("https://blog.shop.example/post", "shop.example", "blog.shop.example"),  # another site of the owner's
+        ("https://news.example/", "shop.example", "news.example"),
+        ("https://news.example/", "", "news.example"),  # no page URL: nothing to compare with
+    ],
+)
+def test_a_site_never_refers_itself(referrer, page_host, expected):
+    assert referrer_host(referrer, page_host) == expected
+
+
 def test_ip_anonymisation():
     assert anonymize_ip("192.0.2.123") == "192.0.2.0"
     assert anonymize_ip("2001:db8:abcd:12::1") == "2001:db8:abcd::"
