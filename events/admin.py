@@ -20,7 +20,7 @@ SHOWN = 100  # dead letters on the admin page
 class ReadOnly:
     """Nothing added, changed or deleted from the admin: events are history, dead letters are replayed."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):  # obj: what an inline's check passes
         return False
 
     def has_change_permission(self, request, obj=None):
