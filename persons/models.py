@@ -37,6 +37,8 @@ class PersonDistinctId(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "distinct_id"], name="person_distinct_id_unique")]
+        # The reports read a person's ids by its key (reports.dialect.django.ids_of_persons).
+        indexes = [models.Index(fields=["app", "person_key"], name="person_ids_by_key")]
 
     def __str__(self) -> str:
         return f"{self.distinct_id} -> {self.person_key}"

@@ -111,6 +111,10 @@ class Dialect:
         the same list on every store."""
         return expr
 
+    def per_user_index(self) -> str:
+        """A join hint for reading one user's events by (app, distinct_id, timestamp); none by default."""
+        return ""
+
     # Persons -------------------------------------------------------------------------------
 
     def with_persons(self) -> str:
@@ -148,9 +152,11 @@ class Dialect:
         """(field, value, events) for every value of each field over the events ``where`` picks."""
         raise NotImplementedError
 
-    def funnel_rows(self, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None) -> list[tuple]:
-        """(grouped, group, step, users, median microseconds from the previous step) of a funnel whose
-        steps' events ``steps`` pick (alias ``e``); grouped rows only when ``group`` gives each user's
+    def funnel_rows(
+        self, app_id, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None
+    ) -> list[tuple]:
+        """(grouped, group, step, users, median microseconds from the previous step) of the app's funnel
+        whose steps' events ``steps`` pick (alias ``e``); grouped rows only when ``group`` gives each user's
         entry-event value. See reports.queries.funnels.funnel for the rules."""
         raise NotImplementedError
 

@@ -145,7 +145,9 @@ class ClickHouse(Dialect):
         )
         return self.fetch(sql, params)
 
-    def funnel_rows(self, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None) -> list[tuple]:
+    def funnel_rows(
+        self, app_id, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None
+    ) -> list[tuple]:
         # Per user: each step's event times, then each step's time in turn (the earliest after the
         # previous step's, within the window of the entry); 0 once a step is missed.
         c = self.column

@@ -15,19 +15,29 @@ from reports.dialect.standard import StandardSQL
 
 class DjangoDatabase(StandardSQL):
     def __init__(self) -> None:
-        self.table = connection.ops.quote_name(Event._meta.db_table)
+        quote = connection.ops.quote_name
+        self.table = quote(Event._meta.db_table)
+        self.linked = quote(PersonDistinctId._meta.db_table)
+        self.linked_app = quote(PersonDistinctId._meta.get_field("app").column)
+        self.linked_id, self.linked_key = quote("distinct_id"), quote("person_key")
 
     def with_persons(self) -> str:
-        quote, c = connection.ops.quote_name, self.column
-        linked = PersonDistinctId._meta
-        app = quote(linked.get_field("app").column)
+        c = self.column
         return (
-            f"{self.table} e LEFT JOIN {quote(linked.db_table)} pd "
-            f"ON pd.{app} = e.{c('app')} AND pd.{quote('distinct_id')} = e.{c('distinct_id')}"
+            f"{self.table} e LEFT JOIN {self.linked} pd "
+            f"ON pd.{self.linked_app} = e.{c('app')} AND pd.{self.linked_id} = e.{c('distinct_id')}"
+        )
+
+    def ids_of_persons(self, persons: str) -> str:
+        # Each person's own key (an id never linked is a person of its own), and the ids linked to it.
+        return (
+            f"SELECT k.person, k.person AS distinct_id FROM {persons} k UNION "  # noqa: S608 (identifiers, placeholders)
+            f"SELECT k.person, pd.{self.linked_id} FROM {persons} k JOIN {self.linked} pd "
+            f"ON pd.{self.linked_key} = k.person WHERE pd.{self.linked_app} = %s"
         )
 
     def person(self) -> str:
-        return f"COALESCE(pd.{connection.ops.quote_name('person_key')}, e.{self.column('distinct_id')})"
+        return f"COALESCE(pd.{self.linked_key}, e.{self.column('distinct_id')})"
 
     def column(self, field: str) -> str:
         return connection.ops.quote_name(Event._meta.get_field(field).column)
@@ -142,3 +152,10 @@ class SQLite(DjangoDatabase):
             f"ELSE CAST(json_extract({column}, %s) AS TEXT) END)",
             [path, path],
         )
+
+    def per_user_index(self) -> str:
+        # Without ANALYZE statistics SQLite prefers the (app, timestamp) index for a join on distinct_id
+        # with a time range, and scans that whole range once per user: 8 s instead of 0.15 s for a
+        # funnel over 200k events.
+        name = next(index.name for index in Event._meta.indexes if index.fields == ["app", "distinct_id", "timestamp"])
+        return f" INDEXED BY {connection.ops.quote_name(name)}"

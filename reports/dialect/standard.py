@@ -10,6 +10,12 @@ from reports.dialect.base import Dialect, Fragment, RetentionQuery
 
 
 class StandardSQL(Dialect):
+    def ids_of_persons(self, persons: str) -> str:
+        """SELECT (person, distinct_id): every id of each person in ``persons`` (a table or CTE with a
+        ``person`` column), one parameter: the app. Joined to the events by distinct_id, it reads a
+        known person's events through the (app, distinct_id, timestamp) index."""
+        raise NotImplementedError
+
     def first_per_user(self, columns: str, where: str, order: str) -> str:
         """``columns`` (each with an alias) of each person's first row of ``e`` matching ``where`` in
         ``order``; other columns may come along."""
@@ -46,7 +52,9 @@ class StandardSQL(Dialect):
         )
         return self.fetch(sql, params)
 
-    def funnel_rows(self, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None) -> list[tuple]:
+    def funnel_rows(
+        self, app_id, steps: Sequence[Fragment], window_seconds: int, group: Fragment | None
+    ) -> list[tuple]:
         c = self.column
         ctes, params = [], []
         where, where_params = steps[0]
@@ -74,11 +82,14 @@ class StandardSQL(Dialect):
         for number, (where, where_params) in enumerate(steps[1:], start=2):
             ctes.append(
                 f"step_{number} AS (SELECT p.person, MIN(e.{c('timestamp')}) AS t, p.deadline, p.grp, "  # noqa: S608 (identifiers, placeholders)
-                f"p.t AS previous FROM {self.with_persons()} JOIN step_{number - 1} p ON p.person = {self.person()} "
-                f"WHERE {where} AND e.{c('timestamp')} > p.t "
+                f"p.t AS previous FROM step_{number - 1} p "
+                f"JOIN ({self.ids_of_persons(f'step_{number - 1}')}) ids ON ids.person = p.person "
+                # CROSS JOIN: SQLite then keeps this order, reading each id's events by the index.
+                f"CROSS JOIN {self.table} e{self.per_user_index()} "
+                f"WHERE e.{c('distinct_id')} = ids.distinct_id AND {where} AND e.{c('timestamp')} > p.t "
                 f"AND e.{c('timestamp')} <= p.deadline GROUP BY p.person, p.deadline, p.grp, p.t)"
             )
-            params += where_params
+            params += [self.app(app_id), *where_params]
 
         # Medians need every converting user's time, so they are ranked in SQL and only the middle one
         # or two rows per step averaged: the standard median, identical on every store.
@@ -131,11 +142,13 @@ class StandardSQL(Dialect):
             f"cohorts AS (SELECT person, {cohort_bucket} AS cohort FROM firsts), "
         )
         if query.return_event is None:
-            # Any event: only the cohort's people's events are bucketed, not everyone's.
+            # Any event: each cohort person's events come from the (app, distinct_id, timestamp) index
+            # alone, so only the cohort's rows are read and bucketed, not everyone's.
             returns = (
-                f"returns AS (SELECT DISTINCT c.cohort, c.person, {return_bucket} AS bucket FROM {people} "  # noqa: S608 (identifiers, placeholders)
-                f"JOIN cohorts c ON c.person = {person} "
-                f"WHERE e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
+                f"returns AS (SELECT DISTINCT c.cohort, c.person, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
+                f"JOIN ({self.ids_of_persons('cohorts')}) ids ON ids.person = c.person "
+                f"CROSS JOIN {self.table} e{self.per_user_index()} "
+                f"WHERE e.{c('distinct_id')} = ids.distinct_id AND e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
                 "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
             )
         else:
@@ -151,6 +164,8 @@ class StandardSQL(Dialect):
         params = [app_id, *([query.cohort_event] if query.cohort_event is not None else [])]
         params += [self.timestamp(query.cohorts_from), self.timestamp(query.cohorts_until)]
         params += [*cohort_bucket_params, *return_bucket_params]
+        if query.return_event is None:
+            params.append(app_id)  # ids_of_persons
         params += [app_id, *([query.return_event] if query.return_event is not None else [])]
         params += [self.timestamp(query.cohorts_from), self.timestamp(query.returns_until)]
         return self.fetch(sql, params)

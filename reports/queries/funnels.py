@@ -122,7 +122,8 @@ def funnel(
         raise ValueError("window_seconds must be a positive integer")
     dialect = current()
     group = _property_text(dialect, breakdown) if breakdown is not None else None
-    rows = dialect.funnel_rows([_step_sql(dialect, step, app_id, window) for step in steps], window_seconds, group)
+    step_conditions = [_step_sql(dialect, step, app_id, window) for step in steps]
+    rows = dialect.funnel_rows(app_id, step_conditions, window_seconds, group)
 
     overall: dict[int, tuple[int, Any]] = {}
     groups: dict[str, dict[int, tuple[int, Any]]] = defaultdict(dict)
