@@ -49,10 +49,9 @@ class ClickHouse(Dialect):
         # GLOBAL: with a Distributed events table the mappings (unsharded, like event_ids) are read once
         # and sent to every shard; on one table it changes nothing. argMax: a replaced mapping may not
         # have been merged away yet.
-        self.people = (
-            f"{self.table} e GLOBAL ANY LEFT JOIN (SELECT app_id, distinct_id, "  # noqa: S608 (identifiers)
-            f"argMax(person_key, version) AS person_key FROM `{store.database}`.person_ids "
-            "GROUP BY app_id, distinct_id) AS pd USING (app_id, distinct_id)"
+        self.mappings = (
+            "(SELECT app_id, distinct_id, argMax(person_key, version) AS person_key "  # noqa: S608 (identifiers)
+            f"FROM `{store.database}`.person_ids GROUP BY app_id, distinct_id)"
         )
 
     @classmethod
@@ -108,21 +107,19 @@ class ClickHouse(Dialect):
         keys, values = f"{alias}.metadata_keys", f"{alias}.metadata_values"
         return f"if(has({keys}, %s), {values}[indexOf({keys}, %s)], NULL)", [key, key]
 
-    def with_persons(self) -> str:
-        return self.people
+    def join_persons(self, source: str, alias: str) -> str:
+        return f"{source} {alias} GLOBAL ANY LEFT JOIN {self.mappings} AS pd USING (app_id, distinct_id)"
 
-    def person(self) -> str:
+    def person(self, alias: str = "e") -> str:
         # An id with no mapping joins the default, an empty key.
-        return "if(person_key = '', e.distinct_id, person_key)"
-
-    # Whole statements --------------------------------------------------------------------------
+        return f"if(person_key = '', {alias}.distinct_id, person_key)"
 
     def events_and_users_per_value(self, value: str, where: str) -> str:
         # uniqExact in one GROUP BY: exact, and 1.2-1.6x faster on 18.16 than the two-step grouping
         # PostgreSQL prefers (bench/reports.py).
         return (
             f"SELECT {value} AS bucket, COUNT(*) AS events, uniqExact({self.person()}) AS users "  # noqa: S608 (identifiers, placeholders)
-            f"FROM {self.people} WHERE {where} GROUP BY bucket"
+            f"FROM {self.with_persons()} WHERE {where} GROUP BY bucket"
         )
 
     def events_and_users_per_text(self, text: str, where: str) -> str:
@@ -180,7 +177,7 @@ class ClickHouse(Dialect):
         times = ", ".join(f"t{number}" for number in range(1, len(steps) + 1))
         per_user = (
             f"SELECT {', '.join(arrays)}, {entry_group}, {', '.join(reached)}, [{times}] AS reached "  # noqa: S608 (identifiers, placeholders)
-            f"FROM {self.people} WHERE {any_step} GROUP BY {self.person()} HAVING notEmpty(s1)"
+            f"FROM {self.with_persons()} WHERE {any_step} GROUP BY {self.person()} HAVING notEmpty(s1)"
         )
         # Each user's reached steps with the time each took, once overall and once under the user's
         # breakdown value (one ARRAY JOIN: 18.16 allows no second); then the standard median of each
@@ -226,7 +223,7 @@ class ClickHouse(Dialect):
         per_user = (
             f"SELECT minIf({ts}, {cohort_is}) AS first_at, {cohort_bucket} AS cohort, "  # noqa: S608 (identifiers, placeholders)
             f"groupUniqArrayIf({return_bucket}, {return_is} AND {ts} >= %s AND {ts} < %s) AS buckets "
-            f"FROM {self.people} WHERE e.{c('app')} = %s{names} GROUP BY {self.person()} "
+            f"FROM {self.with_persons()} WHERE e.{c('app')} = %s{names} GROUP BY {self.person()} "
             f"HAVING countIf({cohort_is}) > 0 AND first_at >= %s AND first_at < %s"
         )
         params = [*cohort_params, *cohort_bucket_params, *return_bucket_params, *return_params]

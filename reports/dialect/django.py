@@ -21,12 +21,15 @@ class DjangoDatabase(StandardSQL):
         self.linked_app = quote(PersonDistinctId._meta.get_field("app").column)
         self.linked_id, self.linked_key = quote("distinct_id"), quote("person_key")
 
-    def with_persons(self) -> str:
-        c = self.column
+    def join_persons(self, source: str, alias: str) -> str:
+        app, distinct = self.column("app"), self.column("distinct_id")
         return (
-            f"{self.table} e LEFT JOIN {self.linked} pd "
-            f"ON pd.{self.linked_app} = e.{c('app')} AND pd.{self.linked_id} = e.{c('distinct_id')}"
+            f"{source} {alias} LEFT JOIN {self.linked} pd "
+            f"ON pd.{self.linked_app} = {alias}.{app} AND pd.{self.linked_id} = {alias}.{distinct}"
         )
+
+    def person(self, alias: str = "e") -> str:
+        return f"COALESCE(pd.{self.linked_key}, {alias}.{self.column('distinct_id')})"
 
     def ids_of_persons(self, persons: str) -> str:
         # Each person's own key (an id never linked is a person of its own), and the ids linked to it.
@@ -35,9 +38,6 @@ class DjangoDatabase(StandardSQL):
             f"SELECT k.person, pd.{self.linked_id} FROM {persons} k JOIN {self.linked} pd "
             f"ON pd.{self.linked_key} = k.person WHERE pd.{self.linked_app} = %s"
         )
-
-    def person(self) -> str:
-        return f"COALESCE(pd.{self.linked_key}, e.{self.column('distinct_id')})"
 
     def column(self, field: str) -> str:
         return connection.ops.quote_name(Event._meta.get_field(field).column)
@@ -98,12 +98,19 @@ class PostgreSQL(DjangoDatabase):
     def text_order(self, expr: str) -> str:
         return f'{expr} COLLATE "C"'
 
-    def first_per_user(self, columns: str, where: str, order: str) -> str:
+    def first_per_person(self, columns: str, where: str) -> str:
         # DISTINCT ON gets a row estimate the planner can use; a filter on ROW_NUMBER() is guessed at
-        # 0.5 % of the rows, which sends a funnel's later steps into per-user nested loops.
+        # 0.5 % of the rows, which sends a funnel's later steps into per-user nested loops. Each id's
+        # first event, then each person's first of those.
+        c = self.column
+        firsts = (
+            f"(SELECT DISTINCT ON (e.{c('distinct_id')}) e.{c('app')} AS app_id, e.{c('distinct_id')} AS distinct_id, "  # noqa: S608 (identifiers, placeholders)
+            f"e.{c('timestamp')} AS t, e.{c('id')} AS id, {columns} FROM {self.table} e WHERE {where} "
+            f"ORDER BY e.{c('distinct_id')}, e.{c('timestamp')}, e.{c('id')})"
+        )
         return (
-            f"SELECT DISTINCT ON ({self.person()}) {columns} FROM {self.with_persons()} "  # noqa: S608 (identifiers, placeholders)
-            f"WHERE {where} ORDER BY {self.person()}, {order}"
+            f"SELECT DISTINCT ON ({self.person('i')}) i.*, {self.person('i')} AS person "  # noqa: S608 (identifiers)
+            f"FROM {self.join_persons(firsts, 'i')} ORDER BY {self.person('i')}, i.t, i.id"
         )
 
 

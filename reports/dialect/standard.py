@@ -16,23 +16,31 @@ class StandardSQL(Dialect):
         known person's events through the (app, distinct_id, timestamp) index."""
         raise NotImplementedError
 
-    def first_per_user(self, columns: str, where: str, order: str) -> str:
-        """``columns`` (each with an alias) of each person's first row of ``e`` matching ``where`` in
-        ``order``; other columns may come along."""
+    def first_per_person(self, columns: str, where: str) -> str:
+        """(person, t, ``columns``) of each person's first event of ``e`` matching ``where``, ties on
+        the timestamp broken by arrival (the id); other columns may come along."""
+        c = self.column
+        rows = (
+            f"(SELECT e.{c('app')} AS app_id, e.{c('distinct_id')} AS distinct_id, e.{c('timestamp')} AS t, "  # noqa: S608 (identifiers, placeholders)
+            f"e.{c('id')} AS id, {columns} FROM {self.table} e WHERE {where})"
+        )
         return (
-            f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {self.person()} "  # noqa: S608 (identifiers, placeholders)
-            f"ORDER BY {order}) AS user_rank FROM {self.with_persons()} WHERE {where}) ranked WHERE user_rank = 1"
+            f"SELECT * FROM (SELECT i.*, {self.person('i')} AS person, ROW_NUMBER() OVER (PARTITION BY "  # noqa: S608 (identifiers, placeholders)
+            f"{self.person('i')} ORDER BY i.t, i.id) AS user_rank FROM {self.join_persons(rows, 'i')}) ranked "
+            "WHERE user_rank = 1"
         )
 
     def events_and_users_per_value(self, value: str, where: str) -> str:
         # Users counted in two grouping steps, first per (value, user) then per value, rather than with
         # COUNT(DISTINCT): PostgreSQL sorts every row for COUNT(DISTINCT) but hashes a GROUP BY, about
         # twice as fast over a month of events (bench/reports.py). COUNT(*), not COUNT(id): the id is
-        # in no index but the primary key, and would cost a heap read per row.
+        # in no index but the primary key, and would cost a heap read per row. Per id first, then per
+        # person: the persons join one row per (value, id).
+        per_id = self.per_id(f"{value} AS bucket, COUNT(*) AS n", where, "bucket")
         return (
             "SELECT bucket, SUM(n) AS events, COUNT(*) AS users FROM ("  # noqa: S608 (identifiers, placeholders)
-            f"SELECT {value} AS bucket, {self.person()} AS person, COUNT(*) AS n FROM {self.with_persons()} "
-            f"WHERE {where} GROUP BY bucket, person) per_user GROUP BY bucket"
+            f"SELECT i.bucket, {self.person('i')} AS person, SUM(i.n) AS n FROM {self.join_persons(per_id, 'i')} "
+            "GROUP BY i.bucket, person) per_person GROUP BY bucket"
         )
 
     def value_counts(self, where: Fragment, fields: Sequence[str]) -> list[tuple[str, Any, int]]:
@@ -60,19 +68,16 @@ class StandardSQL(Dialect):
         where, where_params = steps[0]
         deadline, deadline_params = self.plus_seconds("entries.t", window_seconds)
         if group is None:
+            per_id = self.per_id(f"MIN(e.{c('timestamp')}) AS t", where)
             entries = (
-                f"SELECT {self.person()} AS person, MIN(e.{c('timestamp')}) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
-                f"FROM {self.with_persons()} WHERE {where} GROUP BY {self.person()}"
+                f"SELECT {self.person('i')} AS person, MIN(i.t) AS t, '' AS grp "  # noqa: S608 (identifiers, placeholders)
+                f"FROM {self.join_persons(per_id, 'i')} GROUP BY {self.person('i')}"
             )
             group_params = []
         else:
             group_sql, group_params = group
             # The entry event itself (ties on timestamp broken by id) gives the breakdown value.
-            entries = self.first_per_user(
-                f"{self.person()} AS person, e.{c('timestamp')} AS t, {group_sql} AS grp",
-                where,
-                f"e.{c('timestamp')}, e.{c('id')}",
-            )
+            entries = self.first_per_person(f"{group_sql} AS grp", where)
         ctes.append(
             f"step_1 AS (SELECT entries.person, entries.t, {deadline} AS deadline, entries.grp, "  # noqa: S608 (identifiers, placeholders)
             f"entries.t AS previous FROM ({entries}) entries)"
@@ -129,16 +134,16 @@ class StandardSQL(Dialect):
 
     def retention_rows(self, query: RetentionQuery) -> list[tuple]:
         c = self.column
-        people, person, app, name, ts = self.with_persons(), self.person(), c("app"), c("name"), c("timestamp")
+        app, name, ts = c("app"), c("name"), c("timestamp")
         cohort_name = f" AND e.{name} = %s" if query.cohort_event is not None else ""
         return_name = f" AND e.{name} = %s" if query.return_event is not None else ""
         cohort_bucket, cohort_bucket_params = self.local_bucket(query.period, "first_at", query.tz)
         return_bucket, return_bucket_params = self.local_bucket(query.period, f"e.{ts}", query.tz)
         # A first-ever event can't be found in a date range: firsts scans the user's whole history.
         firsts = (
-            f"WITH firsts AS (SELECT {person} AS person, MIN(e.{ts}) AS first_at FROM {people} "  # noqa: S608 (identifiers, placeholders)
-            f"WHERE e.{app} = %s{cohort_name} GROUP BY {person} "
-            f"HAVING MIN(e.{ts}) >= %s AND MIN(e.{ts}) < %s), "
+            f"WITH firsts AS (SELECT {self.person('i')} AS person, MIN(i.first_at) AS first_at "  # noqa: S608 (identifiers, placeholders)
+            f"FROM {self.join_persons(self.per_id(f'MIN(e.{ts}) AS first_at', f'e.{app} = %s{cohort_name}'), 'i')} "
+            f"GROUP BY {self.person('i')} HAVING MIN(i.first_at) >= %s AND MIN(i.first_at) < %s), "
             f"cohorts AS (SELECT person, {cohort_bucket} AS cohort FROM firsts), "
         )
         if query.return_event is None:
@@ -153,9 +158,11 @@ class StandardSQL(Dialect):
             )
         else:
             # A named event: its rows come from the (app, name, timestamp) index.
+            returned = f"e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s"
             returns = (
-                f"returns AS (SELECT DISTINCT {person} AS person, {return_bucket} AS bucket FROM {people} "  # noqa: S608 (identifiers, placeholders)
-                f"WHERE e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s) "
+                f"returns AS (SELECT DISTINCT {self.person('i')} AS person, i.bucket FROM "  # noqa: S608 (identifiers, placeholders)
+                + self.join_persons(self.per_id(f"{return_bucket} AS bucket", returned, "bucket"), "i")
+                + ") "
                 "SELECT c.cohort, r.bucket, COUNT(*) FROM cohorts c JOIN returns r ON r.person = c.person "
                 "AND r.bucket >= c.cohort GROUP BY c.cohort, r.bucket "
             )

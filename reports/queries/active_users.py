@@ -31,11 +31,12 @@ def active_users(*, app_id, window: Window, event: str | None) -> ActiveUsers:
     c = dialect.column
     month_sql, month_params = in_span(dialect, app_id, window.days_before_end(30), window.end, event)
     # A user was active in the last 7 days if their latest event of the 30 is that recent.
+    per_id = dialect.per_id(f"MAX(e.{c('timestamp')}) AS latest", month_sql)
     [(mau, wau, dau)] = dialect.fetch(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN latest >= %s THEN 1 ELSE 0 END), 0), "  # noqa: S608 (identifiers, placeholders)
         "COALESCE(SUM(CASE WHEN latest >= %s THEN 1 ELSE 0 END), 0) "
-        f"FROM (SELECT {dialect.person()} AS person, MAX(e.{c('timestamp')}) AS latest FROM {dialect.with_persons()} "
-        f"WHERE {month_sql} GROUP BY {dialect.person()}) per_user",
+        f"FROM (SELECT {dialect.person('i')} AS person, MAX(i.latest) AS latest "
+        f"FROM {dialect.join_persons(per_id, 'i')} GROUP BY {dialect.person('i')}) per_person",
         [dialect.timestamp(window.days_before_end(7)), dialect.timestamp(window.days_before_end(1)), *month_params],
     )
     by_day = by_local_period(dialect, in_window(dialect, app_id, window, event), window, "day")
