@@ -40,17 +40,17 @@ def _decode_data(data: str):
 
 def _decode(raw: bytes, query_data: str | None):
     text = raw.strip()
-    if text.startswith((b"{", b"[")):
+    if not text:
+        return _decode_data(query_data) if query_data else None
+    if b"=" not in text or text.startswith((b"{", b"[")):
         return parse_json(text)
-    if text:
-        try:
-            form = parse_qs(text.decode(), keep_blank_values=True, max_num_fields=100)
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidPayload("The body is neither JSON, gzip of JSON nor a `data=` form.") from None
-        if not form.get("data"):
-            raise InvalidPayload("The body is neither JSON, gzip of JSON nor a `data=` form.")
-        return _decode_data(form["data"][0])
-    return _decode_data(query_data) if query_data else None
+    try:
+        form = parse_qs(text.decode(), keep_blank_values=True, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError):
+        form = {}
+    if not form.get("data"):
+        raise InvalidPayload("The body is neither JSON, gzip of JSON nor a `data=` form.")
+    return _decode_data(form["data"][0])
 
 
 def posthog_body(request):

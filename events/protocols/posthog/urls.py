@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from events.protocols.posthog import views
 
@@ -20,6 +20,10 @@ urlpatterns = [
     *_with_and_without_slash("engage", views.CaptureView.as_view(engage=True), "posthog-engage"),
     *_with_and_without_slash("flags", flags, "posthog-flags"),
     *_with_and_without_slash("decide", views.FlagsView.as_view(endpoint="decide"), "posthog-decide"),
-    path("array/<str:token>/config", views.RemoteConfigView.as_view(), name="posthog-config"),
-    path("array/<str:token>/config.js", views.RemoteConfigScriptView.as_view(), name="posthog-config-script"),
+    # Regexes, as the routers write theirs, so the schema test reads {token}; the dot is left unescaped
+    # for the same reason (it would stay in the path it reads), which only lets "configXjs" in as well.
+    re_path(r"^array/(?P<token>[^/]+)/config$", views.RemoteConfigView.as_view(), name="posthog-config"),
+    re_path(
+        r"^array/(?P<token>[^/]+)/config.js$", views.RemoteConfigScriptView.as_view(), name="posthog-config-script"
+    ),
 ]

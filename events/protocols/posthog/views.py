@@ -77,6 +77,7 @@ class FlagsView(PostHogView):
         return self._no_flags(request)
 
     def _no_flags(self, request):
+        posthog_body(request)  # a body that cannot be read is refused, whichever way the key came
         check_origin(request)
         version = flags_version(request.query_params.get("v", "1"))
         with_config = request.query_params.get("config") == "true"

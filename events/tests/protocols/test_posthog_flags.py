@@ -68,6 +68,13 @@ def test_flags_without_a_token_is_401_and_with_an_unknown_one_too(api_client, db
         assert response.json()["type"] == "authentication_error"
 
 
+def test_a_flags_body_that_cannot_be_read_is_400_even_with_the_key_in_a_header(api_client, registered):
+    response = api_client.post(
+        "/flags/?v=2", b"\x00{not json", content_type="application/json", HTTP_X_API_KEY=registered.secret_key.raw
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+
+
 def test_asking_for_flags_stores_no_event(ask):
     ask("/flags/?v=2")
     ask("/decide/?v=3")
