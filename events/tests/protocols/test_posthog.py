@@ -303,6 +303,14 @@ def test_the_same_uuid_sent_twice_is_stored_once(capture):
     assert Event.objects.count() == 1
 
 
+def test_in_buffered_mode_events_are_queued_answered_as_posthog_does_and_stored_by_the_worker(capture, drain):
+    event = posthog_event()
+    assert capture({"batch": [event]}).json() == {"status": 1}
+    assert Event.objects.count() == 0
+    drain()
+    assert only_event().event_id == uuid.UUID(event["uuid"])
+
+
 def test_a_batch_stores_its_valid_events_and_succeeds_when_others_are_invalid(capture):
     batch = [posthog_event(event="kept"), {"event": "no id"}, "not an object", posthog_event(event="x" * 201)]
     assert capture({"batch": batch}).json() == {"status": 1}

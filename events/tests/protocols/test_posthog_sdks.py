@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from posthog import Posthog
+from posthog import request as posthog_request
 
 from analytics_project.testing import run_node
 from events.models import Event
@@ -26,6 +27,15 @@ def report(api_client, registered, name: str, **params) -> dict:
     response = api_client.get(f"/api/analytics/{name}", params, HTTP_X_API_KEY=registered.secret_key.raw)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+@pytest.fixture(autouse=True)
+def _close_connections_after_each_response(monkeypatch):
+    # posthog-python keeps its connections alive in module-level sessions, and a kept-alive connection
+    # pins a live-server thread and its database connection past the test: PostgreSQL then cannot drop
+    # the test database (as in test_segment.py's sdk fixture).
+    for session in (posthog_request._session, posthog_request._flags_session):
+        monkeypatch.setitem(session.headers, "Connection", "close")
 
 
 @pytest.fixture
