@@ -22,9 +22,10 @@ def request_facts(request, source: str) -> RequestFacts:
     if settings.COUNTRY_HEADER and settings.TRUSTED_PROXY_COUNT:
         country = request.META.get("HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_"), "")[:2].upper()
         country = country if country.isalpha() else ""
-    # A Segment request comes from an SDK (often on a server): its own User-Agent says nothing about
-    # the end user's device, which only the message's context.userAgent describes.
-    user_agent = "" if source == EventSource.SEGMENT else request.META.get("HTTP_USER_AGENT", "")[:1024]
+    # A Segment or PostHog request comes from an SDK (often on a server): its own User-Agent says nothing
+    # about the end user's device, which only the message's context.userAgent ($raw_user_agent) describes.
+    sdk = source in (EventSource.SEGMENT, EventSource.POSTHOG)
+    user_agent = "" if sdk else request.META.get("HTTP_USER_AGENT", "")[:1024]
     return RequestFacts(
         api_key=request.auth,
         ip=client_ip(request),

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from events import tracker, views
@@ -7,4 +7,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("api/analytics/collect", views.CollectViewSet, basename="collect")
 router.register("v1", views.SegmentViewSet, basename="segment")
 
-urlpatterns = [path("t.js", tracker.tracker_script, name="tracker"), *router.urls]
+urlpatterns = [
+    path("t.js", tracker.tracker_script, name="tracker"),
+    *router.urls,
+    path("", include("events.protocols.posthog.urls")),
+]

@@ -31,9 +31,16 @@ OWN_KEY = ["/api/auth/revoke", "/api/auth/keys/{id}/revoke", "/api/auth/keys/{id
 # required fields per type.
 SEMANTIC = "a 400 for a rule the schema cannot state"
 # DRF's CharField takes a number as its text (`"name": 0` is the name "0"); collect accepts an event
-# with unknown fields and says so in `warnings`; Segment's endpoints, like Segment's, ignore what they
-# cannot use rather than refuse it.
+# with unknown fields and says so in `warnings`; Segment's and PostHog's endpoints, like theirs, ignore
+# what they cannot use rather than refuse it (PostHog's /flags/ takes any `v`).
 LENIENT = "lenient input, by design"
+# Each PostHog path with and without its trailing slash.
+POSTHOG_CAPTURE = [
+    f"/{name}{end}" for name in ("e", "i/v0/e", "batch", "capture", "track", "engage") for end in ("/", "")
+]
+POSTHOG_FLAGS = [
+    f"{method} /{name}{end}" for method in ("GET", "POST") for name in ("flags", "decide") for end in ("/", "")
+]
 NOT_CHECKED = {
     **{
         f"GET /api/analytics/{report}": {positive_data_acceptance: SEMANTIC}
@@ -57,6 +64,11 @@ NOT_CHECKED = {
     "POST /api/auth/keys": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
     "POST /v1/batch": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
     "POST /v1/{kind}": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
+    **{
+        f"POST {path}": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT}
+        for path in POSTHOG_CAPTURE
+    },
+    **{operation: {negative_data_rejection: LENIENT} for operation in POSTHOG_FLAGS},
 }
 
 
