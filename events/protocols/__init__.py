@@ -1,0 +1,1 @@
+"""Other ecosystems' ingestion protocols, each mapped to native events (SPEC §4.5)."""
