@@ -9,7 +9,7 @@ in ``x-umami-cache`` is random here and never read: every request is checked in 
 
 import secrets
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -111,6 +111,8 @@ def to_native(body_type: str, payload: dict, visitor: str) -> dict | None:
         return None
     data = payload.get("data") or {}
     page = {key: payload[key] for key in ("title", "tag") if payload.get(key)}
+    if "title" in page:  # Umami 2's tracker sent it URI-encoded; Umami decodes it, leniently, as unquote does
+        page["title"] = unquote(page["title"])
     native = {
         "userId": payload.get("id") or None,
         "url": _absolute(payload.get("url"), payload.get("hostname")),

@@ -63,6 +63,13 @@ def test_a_named_send_is_a_custom_event_with_its_data_as_metadata(send, shop):
     assert (event.name, event.metadata) == ("signup", {"title": "Pricing", "tag": "spring", "plan": "pro", "seats": 3})
 
 
+def test_a_uri_encoded_title_as_umami_2s_tracker_sends_it_is_decoded(send, shop):
+    send(pageview(shop.app.id, title="50%25%20off%20%E2%80%93%20today"))
+    send(pageview(shop.app.id, title="100% real"))
+
+    assert [event.metadata["title"] for event in Event.objects.order_by("id")] == ["50% off – today", "100% real"]
+
+
 def test_a_path_url_is_read_against_the_hostname_as_umami_does(send, shop):
     send(pageview(shop.app.id, url="/docs/start", referrer=""))
 
