@@ -17,6 +17,15 @@ from apikeys.validators import (
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
+class _DomainField(serializers.CharField):
+    """Text only: DRF's CharField would take the number 0 as the domain "0"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RegisterInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     ownerEmail = serializers.EmailField(source="owner_email", max_length=254)
@@ -24,7 +33,7 @@ class RegisterInput(StrictSerializer):
         child=serializers.CharField(max_length=253), required=False, default=list, max_length=100
     )
     timezone = serializers.CharField(required=False, default="UTC", max_length=64)
-    siteDomain = serializers.CharField(
+    siteDomain = _DomainField(
         source="site_domain",
         max_length=253,
         required=False,

@@ -254,7 +254,14 @@ class PlausibleEventViewSet(viewsets.ViewSet):
                 "Custom event",
                 value={"n": "Signup", "u": "https://example.com/join", "d": "example.com", "p": {"plan": "pro"}},
                 request_only=True,
+                media_type="text/plain",
             ),
+            OpenApiExample(
+                "Events API",
+                value={"name": "pageview", "url": "https://example.com/", "domain": "example.com"},
+                request_only=True,
+            ),
+            OpenApiExample("Accepted", value="ok", response_only=True, status_codes=["202"], media_type="text/plain"),
             *(
                 OpenApiExample(status, value=value, response_only=True, status_codes=[status])
                 for status, value in _ERROR_EXAMPLES

@@ -12,7 +12,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -200,6 +200,20 @@ _PAGEVIEW = {
         "title": "Pricing",
     },
 }
+
+
+def _request_examples(name: str, value) -> list[OpenApiExample]:
+    return [
+        OpenApiExample(name, value=value, request_only=True, media_type=media_type)
+        for media_type in ("application/json", "text/plain")
+    ]
+
+
+_ANSWER = {
+    "cache": "q0xY3kQbXn7m9VdE2rT1uZ8sLwA4cHfG",
+    "sessionId": "7d6f1c2e-5b8a-5e3f-9c4d-2a1b0e9f8d7c",
+    "visitId": "3e2d1c0b-9a8f-5e7d-8c6b-5a4f3e2d1c0b",
+}
 _ERRORS = {
     400: "Invalid body, or `Website not found.` (`bad-request`).",
     403: "A browser `Origin` outside the app's allowed domains (`forbidden`).",
@@ -261,11 +275,16 @@ class UmamiViewSet(viewsets.ViewSet):
         auth=[],
         request={"application/json": _SEND, "text/plain": _SEND},
         responses={
-            200: OpenApiResponse(UmamiSendOutput, description='Accepted (or, for a bot, `{"beep": "boop"}`).'),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer("UmamiSendAnswer", [UmamiSendOutput, UmamiBotOutput], None),
+                description='Accepted; for a bot\'s user agent `{"beep": "boop"}`, and nothing stored.',
+            ),
             **_ERROR_RESPONSES,
         },
         examples=[
-            OpenApiExample("Page view", value=_PAGEVIEW, request_only=True),
+            *_request_examples("Page view", _PAGEVIEW),
+            OpenApiExample("Accepted", value=_ANSWER, response_only=True, status_codes=["200"]),
+            OpenApiExample("A bot", value=BOT_ANSWER, response_only=True, status_codes=["200"]),
             OpenApiExample(
                 "Website not found",
                 value={"error": {"message": WEBSITE_NOT_FOUND, "code": "bad-request", "status": 400}},
@@ -291,7 +310,34 @@ class UmamiViewSet(viewsets.ViewSet):
         auth=[],
         request={"application/json": {"type": "array", "items": _SEND, "minItems": 1}},
         responses={200: UmamiBatchOutput, **_ERROR_RESPONSES},
-        examples=[OpenApiExample("Batch", value=[_PAGEVIEW], request_only=True)],
+        examples=[
+            OpenApiExample(
+                "Batch", value=[_PAGEVIEW, {"type": "event", "payload": {"website": "?"}}], request_only=True
+            ),
+            OpenApiExample(
+                "One send failed",
+                value={
+                    "size": 2,
+                    "processed": 1,
+                    "errors": 1,
+                    "details": [
+                        {
+                            "index": 1,
+                            "response": {
+                                "error": {
+                                    "message": "`payload.website` must be a website id (a UUID).",
+                                    "code": "bad-request",
+                                    "status": 400,
+                                }
+                            },
+                        }
+                    ],
+                    "cache": _ANSWER["cache"],
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
         tags=["umami"],
     )
     @action(detail=False, methods=["post"])
