@@ -29,6 +29,7 @@ class App(models.Model):
         null=True,
         blank=True,
         validators=[validate_site_domain],
+        error_messages={"unique": "Another app already has this site domain."},
         help_text="The domain Plausible's tracker and Events API send as `domain`, e.g. example.com.",
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
