@@ -264,3 +264,11 @@ def test_a_preflight_is_answered_for_any_origin(api_client):
 
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+def test_buffered_ingestion_answers_202_and_the_worker_stores_the_event(send, shop, drain):
+    response = send({"n": "pageview", "u": "https://shop.example/", "d": "shop.example"})
+
+    assert (response.status_code, response.content) == (202, b"ok") and not Event.objects.exists()
+    drain()
+    assert list(Event.objects.values_list("name", "source")) == [("pageview", "plausible")]

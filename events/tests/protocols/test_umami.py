@@ -264,3 +264,12 @@ def test_a_preflight_allows_the_cache_header_the_tracker_sends(api_client):
 
     assert response.status_code == 204
     assert response["Access-Control-Allow-Headers"] == "content-type,x-umami-cache"
+
+
+def test_buffered_ingestion_answers_as_usual_and_the_worker_stores_the_sends(send, shop, drain):
+    single = send(pageview(shop.app.id))
+    batch = send([pageview(shop.app.id, name="signup"), pageview(shop.app.id, name="x" * 51)], path=BATCH)
+
+    assert set(single.json()) == {"cache", "sessionId", "visitId"} and batch.json()["processed"] == 1
+    drain()
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["pageview", "signup"]
