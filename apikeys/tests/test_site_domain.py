@@ -61,7 +61,7 @@ def test_create_app_takes_a_site_domain(db):
     call_command("create_app", "Shop", "--owner-email", "o@shop.example", "--site-domain", "shop.example", stdout=out)
 
     assert App.objects.get().site_domain == "shop.example"
-    with pytest.raises(CommandError, match="Another app already has this site domain."):
+    with pytest.raises(CommandError, match="Another app already has this site domain"):
         call_command("create_app", "Other", "--owner-email", "o@o.example", "--site-domain", "shop.example", stdout=out)
 
 

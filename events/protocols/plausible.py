@@ -3,7 +3,8 @@
 The rules follow Plausible's own ingestion (lib/plausible/ingestion/request.ex and event.ex, and
 PlausibleWeb.Api.ExternalController): short and long field names, the same 400s with the same field
 names and messages, and ``202 ok`` for everything accepted, stored or not. The app is the one whose
-site domain is the event's domain. What Plausible drops silently (an unknown domain, a bot), this
+site domain is the event's domain; names pass unchanged (Plausible's ``pageview`` is this project's
+page-view name too). What Plausible drops silently (an unknown domain, a bot), this
 server drops silently too, with Plausible's ``x-plausible-dropped`` header.
 """
 
@@ -25,7 +26,6 @@ from events.http import json_body
 from events.intake import errors_shaped, ingest, is_bot
 from events.models import EventSource
 
-PAGEVIEW = "pageview"  # Plausible's name, and the name this project's own tracker gives a page view
 ENGAGEMENT = "engagement"
 MAX_NAME = 120
 MAX_URL_BYTES = 2000

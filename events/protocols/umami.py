@@ -42,10 +42,8 @@ _UMAMI_CODES = {400: "bad-request", 403: "forbidden"}
 
 
 def _umami_shape(status_code: int, body: dict) -> dict:
-    message = body["detail"]
-    if body.get("fields"):
-        message = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in body["fields"].items())
-    return {"error": {"message": message, "code": _UMAMI_CODES.get(status_code) or body["code"], "status": status_code}}
+    code = _UMAMI_CODES.get(status_code) or body["code"]
+    return {"error": {"message": body["detail"], "code": code, "status": status_code}}
 
 
 def _website(body) -> uuid.UUID | None:
