@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
 from analytics_project.serializers import ErrorSerializer, StrictSerializer
+from apikeys.authentication import ApiKeyAuthentication
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -112,7 +113,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             codes += ["400", "413"]
             if self.get_request_serializer() is not None:
                 codes.append("415")
-        if getattr(view, "authentication_classes", None):
+        # Only a key can be refused: the keyless protocols' SiteAuthentication never answers 401.
+        if any(issubclass(auth, ApiKeyAuthentication) for auth in getattr(view, "authentication_classes", [])):
             codes += ["401", "403"]
             if self.method == "GET":
                 codes.append("400")  # keys in the query string are refused

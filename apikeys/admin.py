@@ -64,13 +64,14 @@ class VisibleAppFilter(admin.SimpleListFilter):
 class AppAdmin(AppScopedAdmin):
     app_path = "pk"
     list_display = ["name", "owner_email", "timezone", "key_count", "dashboard_link", "created_at"]
-    search_fields = ["name", "owner_email", "id"]
+    search_fields = ["name", "owner_email", "site_domain", "id"]
     readonly_fields = ["id", "created_at", "event_count", "dashboard_link"]
     fields = [
         "id",
         "name",
         "owner_email",
         "domains",
+        "site_domain",
         "timezone",
         "operators",
         "event_count",

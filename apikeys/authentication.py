@@ -7,7 +7,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from analytics_project.client_ip import client_ip
-from apikeys.models import KeyStatus
+from apikeys.models import KeyStatus, SiteVisitor
 from apikeys.selectors import api_key_authenticate
 from apikeys.services import api_key_touch
 from apikeys.throttling import Hit, PerKeyThrottle, rate_limit_wait
@@ -104,3 +104,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if status == KeyStatus.EXPIRED:
             return exceptions.AuthenticationFailed("This API key has expired.", code="api_key_expired")
         return exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_api_key")
+
+
+class SiteAuthentication(BaseAuthentication):
+    """For protocols without a key (Plausible's, Umami's): the body names the app, by its site domain or
+    id, through the view's ``app_from_body(request)``. The caller is then a SiteVisitor; a body naming no
+    app leaves the request unauthenticated, for the view to answer as the original service would."""
+
+    def authenticate(self, request):
+        app = request.parser_context["view"].app_from_body(request)
+        return (AnonymousUser(), SiteVisitor(app)) if app is not None else None

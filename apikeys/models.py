@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -6,7 +7,7 @@ from django.db import models
 from django.utils import timezone as django_timezone
 
 from apikeys.keys import KeyKind, mask
-from apikeys.validators import validate_domains, validate_rate, validate_timezone
+from apikeys.validators import validate_domains, validate_rate, validate_site_domain, validate_timezone
 
 
 class App(models.Model):
@@ -20,6 +21,16 @@ class App(models.Model):
         blank=True,
         validators=[validate_domains],
         help_text="Host names the browser tracker may send from; empty allows any origin.",
+    )
+    # Unique, so a Plausible event's domain names one app on the whole server; null for apps without one.
+    site_domain = models.CharField(
+        max_length=253,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[validate_site_domain],
+        error_messages={"unique": "Another app already has this site domain."},
+        help_text="The domain Plausible's tracker and Events API send as `domain`, e.g. example.com.",
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
@@ -35,6 +46,19 @@ class App(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class SiteVisitor:
+    """The caller of a keyless protocol (Plausible's, Umami's): a visitor of the app's site, found by its
+    site domain or id, with a publishable key's rights (it may send events and nothing else)."""
+
+    app: App
+    is_secret = False
+
+    @property
+    def app_id(self) -> uuid.UUID:
+        return self.app.id
 
 
 class KeyStatus(models.TextChoices):

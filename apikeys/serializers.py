@@ -5,9 +5,25 @@ from rest_framework import serializers
 from analytics_project.env import rate_per_second
 from analytics_project.serializers import StrictSerializer
 from apikeys.keys import KeyKind
-from apikeys.validators import validate_domains, validate_rate, validate_timezone
+from apikeys.models import App
+from apikeys.validators import (
+    normalize_site_domain,
+    validate_domains,
+    validate_rate,
+    validate_site_domain,
+    validate_timezone,
+)
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600
+
+
+class _DomainField(serializers.CharField):
+    """Text only: DRF's CharField would take the number 0 as the domain "0"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class RegisterInput(StrictSerializer):
@@ -17,6 +33,23 @@ class RegisterInput(StrictSerializer):
         child=serializers.CharField(max_length=253), required=False, default=list, max_length=100
     )
     timezone = serializers.CharField(required=False, default="UTC", max_length=64)
+    siteDomain = _DomainField(
+        source="site_domain",
+        max_length=253,
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="The domain Plausible's tracker sends (`domain` in its init); unique on this server.",
+    )
+
+    def validate_siteDomain(self, value):
+        if value is None:
+            return None
+        value = normalize_site_domain(value)
+        _run_django_validator(validate_site_domain, value)
+        if App.objects.filter(site_domain=value).exists():
+            raise serializers.ValidationError("Another app already has this site domain.", code="site_domain_taken")
+        return value
 
     def validate_domains(self, value):
         value = [domain.strip().lower() for domain in value]
@@ -66,6 +99,7 @@ class AppOutput(serializers.Serializer):
     name = serializers.CharField()
     ownerEmail = serializers.EmailField(source="owner_email")
     domains = serializers.ListField(child=serializers.CharField())
+    siteDomain = serializers.CharField(source="site_domain", allow_null=True)
     timezone = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
 

@@ -37,8 +37,21 @@ def _default_expiry(ttl_days: int | None):
 
 
 @transaction.atomic
-def app_create(*, name: str, owner_email: str, domains: list[str] | None = None, timezone_name: str = "UTC") -> App:
-    app = App(name=name, owner_email=owner_email, domains=list(domains or []), timezone=timezone_name)
+def app_create(
+    *,
+    name: str,
+    owner_email: str,
+    domains: list[str] | None = None,
+    timezone_name: str = "UTC",
+    site_domain: str | None = None,
+) -> App:
+    app = App(
+        name=name,
+        owner_email=owner_email,
+        domains=list(domains or []),
+        timezone=timezone_name,
+        site_domain=site_domain or None,
+    )
     app.full_clean()
     app.save()
     return app
@@ -46,10 +59,17 @@ def app_create(*, name: str, owner_email: str, domains: list[str] | None = None,
 
 @transaction.atomic
 def app_register(
-    *, name: str, owner_email: str, domains: list[str] | None = None, timezone_name: str = "UTC"
+    *,
+    name: str,
+    owner_email: str,
+    domains: list[str] | None = None,
+    timezone_name: str = "UTC",
+    site_domain: str | None = None,
 ) -> RegisteredApp:
     """A new app with one secret and one publishable key, as self-service registration hands out."""
-    app = app_create(name=name, owner_email=owner_email, domains=domains, timezone_name=timezone_name)
+    app = app_create(
+        name=name, owner_email=owner_email, domains=domains, timezone_name=timezone_name, site_domain=site_domain
+    )
     return RegisteredApp(
         app=app,
         secret_key=api_key_create(app=app, kind=KeyKind.SECRET, name="default secret key"),

@@ -161,6 +161,22 @@ class IngestRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "ingest", True, "ingest_rate", "INGEST_RATE"
 
 
+class SiteIngestRateThrottle(CacheRateThrottle):
+    """INGEST_RATE per app for the keyless protocols (apikeys.authentication.SiteAuthentication), whose
+    requests name an app but no key. A request naming no known app stores nothing and is not counted."""
+
+    group, fail_open = "ingest-site", True
+
+    def get_key(self, request) -> str:
+        return str(request.auth.app_id)
+
+    def get_rate(self, request) -> str:
+        return settings.INGEST_RATE
+
+    def allow_request(self, request, view) -> bool:
+        return request.auth is None or super().allow_request(request, view)
+
+
 class ReportRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "reports", True, "report_rate", "REPORT_RATE"
 

@@ -11,6 +11,23 @@ domain_validator = RegexValidator(
     "Enter a host name such as example.com, *.example.com or localhost:3000.",
 )
 
+# A site domain is one host: no wildcard, no port (Plausible's domains are bare host names).
+site_domain_validator = RegexValidator(
+    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "Enter a host name such as example.com, without www., a port or a wildcard.",
+)
+
+
+def normalize_site_domain(value: str) -> str:
+    """Plausible compares domains without a leading ``www.``, in lower case."""
+    return value.strip().lower().removeprefix("www.")
+
+
+def validate_site_domain(value: str) -> None:
+    site_domain_validator(value)
+    if value != normalize_site_domain(value):
+        raise ValidationError("Enter the domain in lower case, without a leading www.")
+
 
 @cache
 def _timezones() -> frozenset[str]:

@@ -98,6 +98,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
             owner_email=data["owner_email"],
             domains=data["domains"],
             timezone_name=data["timezone"],
+            site_domain=data["site_domain"],
         )
         return Response(RegisterOutput(registered).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -116,6 +117,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
                         "name": "My site",
                         "ownerEmail": "me@example.com",
                         "domains": ["example.com"],
+                        "siteDomain": "example.com",
                         "timezone": "Europe/Berlin",
                         "createdAt": "2026-01-05T10:00:00Z",
                     },

@@ -5,14 +5,20 @@ Each protocol (events/views.py's collect and Segment, events/protocols/*) maps i
 native events and answers its clients in its own shape; these are the steps they have in common.
 """
 
+import json
+from collections.abc import Callable
+
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions
+from rest_framework.response import Response
 
 from analytics_project.client_ip import client_ip
+from analytics_project.errors import exception_handler
 from events.cors import origin_allowed
+from events.enrichment import user_agent_facts
 from events.http import body_size, json_body
-from events.models import EventSource
+from events.models import DeviceType, EventSource
 from events.services import IngestResult, RequestFacts, events_ingest
 from events.validation import MAX_EVENT_BYTES
 
@@ -62,3 +68,24 @@ def key_in_body(field: str, read_body=json_body):
         return key.strip() if isinstance(key, str) and key.strip() else None
 
     return api_key_from_body
+
+
+def is_bot(user_agent: str) -> bool:
+    """Plausible and Umami drop what their user-agent parsers call a bot (headless browsers included),
+    answering as if it were stored; the protocols that mimic them ask this project's parser."""
+    return user_agent_facts(user_agent).device_type == DeviceType.BOT
+
+
+def errors_shaped(shape: Callable[[int, dict], dict]):
+    """A view's exception handler that answers every error, SPEC §6 body and status alike, in a
+    protocol's own shape: ``shape(status, {"code", "detail", "fields"?})`` -> the body to send."""
+
+    def handler(exc, context):
+        response = exception_handler(exc, context)
+        if isinstance(response, Response):
+            response.data = shape(response.status_code, response.data)
+        elif response is not None:  # a database outage or an internal error: an already rendered JsonResponse
+            response.content = json.dumps(shape(response.status_code, json.loads(response.content)))
+        return response
+
+    return handler

@@ -14,7 +14,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from analytics_project.errors import ServiceUnavailable
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, SiteVisitor
 from clickhouse_store import client as clickhouse_client
 from clickhouse_store import purge as clickhouse_purge
 from events import buffer, metrics, store
@@ -40,7 +40,7 @@ _KNOWN_DEVICES = {choice.value for choice in DeviceType}
 class RequestFacts:
     """What the server knows about the request the events came in, independent of their content."""
 
-    api_key: ApiKey
+    api_key: ApiKey | SiteVisitor
     ip: str
     user_agent: str
     received_at: datetime

@@ -69,6 +69,12 @@ NOT_CHECKED = {
         for path in POSTHOG_CAPTURE
     },
     **{operation: {negative_data_rejection: LENIENT} for operation in POSTHOG_FLAGS},
+    # Plausible refuses only a missing or unusable name, URL or domain, and ignores the fields it cannot read.
+    "POST /api/event": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
+    # A random website id is Umami's 400 "Website not found."; a batch answers 200 naming its failed sends,
+    # and 400 to no body at all, which a schema of a JSON array cannot require.
+    "POST /api/send": {positive_data_acceptance: SEMANTIC},
+    "POST /api/batch": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
 }
 
 

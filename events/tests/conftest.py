@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from events.tests.sites import Site
+
 COLLECT = "/api/analytics/collect"
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -38,3 +40,12 @@ def collect(client_for, registered):
         return client.post(COLLECT, body, format="json", **extra)
 
     return post
+
+
+@pytest.fixture(scope="module")
+def site():
+    site = Site()
+    site.thread.start()
+    yield site
+    site.server.shutdown()
+    site.server.server_close()

@@ -4,63 +4,16 @@ The page comes from a small http.server on its own port; the tracker and the col
 pytest-django's live server. Every test waits for stored Event rows by polling the database.
 """
 
-import functools
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from analytics_project.testing import DATABASE_LOCK
 from apikeys.services import app_register
-from events.models import Event
+from events.tests.sites import stored_events, wait_for_events
 from persons.models import PersonDistinctId
 
-WAIT_SECONDS = 10
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-class Site:
-    """A customer's web site: HTML pages by path, served from 127.0.0.1 (and so from localhost too)."""
-
-    def __init__(self):
-        self.pages: dict[str, str] = {}
-        handler = functools.partial(_SiteHandler, self)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str, host: str = "localhost") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-
-class _SiteHandler(BaseHTTPRequestHandler):
-    def __init__(self, site: Site, *args, **kwargs):
-        self.site = site
-        super().__init__(*args, **kwargs)
-
-    def do_GET(self):
-        html = self.site.pages.get(self.path.split("?")[0])
-        body = (html or "<h1>Not found</h1>").encode()
-        self.send_response(200 if html else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    site = Site()
-    site.thread.start()
-    yield site
-    site.server.shutdown()
-    site.server.server_close()
 
 
 @pytest.fixture
@@ -76,22 +29,6 @@ def tracked_page(site, server):
         return site.url(path)
 
     return publish
-
-
-def stored_events(app, **filters) -> list[Event]:
-    with DATABASE_LOCK:
-        return list(Event.objects.filter(app=app, **filters).order_by("id"))
-
-
-def wait_for_events(app, count: int, **filters) -> list[Event]:
-    """The app's events in arrival order, once ``count`` are stored (beacons are sent asynchronously)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        events = stored_events(app, **filters)
-        if len(events) >= count or time.monotonic() > deadline:
-            assert len(events) == count, f"expected {count} events, stored: {[(e.name, e.url) for e in events]}"
-            return events
-        time.sleep(0.05)
 
 
 def test_a_page_view_is_recorded_with_url_path_referrer_and_utm_fields(page, site, tracked_page):

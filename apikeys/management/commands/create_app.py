@@ -12,11 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--domain", action="append", default=[], help="Allowed tracker origin; repeatable.")
         parser.add_argument("--timezone", default="UTC", help="IANA time zone for reports (default UTC).")
+        parser.add_argument("--site-domain", help="The domain Plausible's tracker sends; unique on this server.")
 
-    def handle(self, *args, name, owner_email, domain, timezone, **options):
+    def handle(self, *args, name, owner_email, domain, timezone, site_domain, **options):
         try:
             registered = services.app_register(
-                name=name, owner_email=owner_email, domains=domain, timezone_name=timezone
+                name=name, owner_email=owner_email, domains=domain, timezone_name=timezone, site_domain=site_domain
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

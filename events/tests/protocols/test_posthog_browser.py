@@ -9,20 +9,10 @@ import pytest
 from analytics_project.testing import DATABASE_LOCK, SDK_MODULES
 from apikeys.services import app_register
 from events.models import Event
-from events.tests.test_browser_tracker import Site
 
 WAIT_SECONDS = 20  # posthog-js sends its queue every few seconds
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def site():
-    site = Site()
-    site.thread.start()
-    yield site
-    site.server.shutdown()
-    site.server.server_close()
 
 
 @pytest.fixture
