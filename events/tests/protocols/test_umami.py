@@ -254,18 +254,6 @@ def test_a_batch_over_the_size_limit_is_a_400(send, shop, settings):
     assert not Event.objects.exists()
 
 
-def test_a_preflight_allows_the_cache_header_the_tracker_sends(api_client):
-    response = api_client.options(
-        SEND,
-        HTTP_ORIGIN="https://shop.example",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,x-umami-cache",
-    )
-
-    assert response.status_code == 204
-    assert response["Access-Control-Allow-Headers"] == "content-type,x-umami-cache"
-
-
 def test_buffered_ingestion_answers_as_usual_and_the_worker_stores_the_sends(send, shop, drain):
     single = send(pageview(shop.app.id))
     batch = send([pageview(shop.app.id, name="signup"), pageview(shop.app.id, name="x" * 51)], path=BATCH)
