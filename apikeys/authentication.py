@@ -112,5 +112,7 @@ class SiteAuthentication(BaseAuthentication):
     app leaves the request unauthenticated, for the view to answer as the original service would."""
 
     def authenticate(self, request):
+        if request.method == "OPTIONS":  # DRF's metadata answer: no body to read, nothing to authorise
+            return None
         app = request.parser_context["view"].app_from_body(request)
         return (AnonymousUser(), SiteVisitor(app)) if app is not None else None
