@@ -64,9 +64,9 @@ class IngestCorsMiddleware:
             response["Access-Control-Max-Age"] = "86400"
         else:
             response = self.get_response(request)
-            # analytics.js waits out a 429's Retry-After, which a cross-origin fetch may read only if exposed.
-            response["Access-Control-Expose-Headers"] = "Retry-After"
         if origin:
             response["Access-Control-Allow-Origin"] = origin
+            # analytics.js waits out a 429's Retry-After, which a cross-origin fetch may read only if exposed.
+            response["Access-Control-Expose-Headers"] = "Retry-After"
             response["Vary"] = "Origin"
         return response
