@@ -17,7 +17,7 @@ urlpatterns = [
     # RudderStack JS appends `/sourceConfig/` to its configUrl, with the slash.
     path(
         "sourceConfig/",
-        rudderstack.RudderStackSourceConfigViewSet.as_view({"get": "list"}),
+        rudderstack.RudderStackSourceConfigViewSet.as_view({"get": "source_config"}),
         name="rudderstack-source-config",
     ),
     *router.urls,

@@ -4,7 +4,7 @@ source configuration it loads from its control plane, and the beacon it can send
 Its data plane calls (`/v1/{type}`, `/v1/batch`) are Segment's and land in SegmentViewSet.
 """
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,11 +12,12 @@ from rest_framework.response import Response
 from analytics_project.schema import response_example
 from apikeys.models import App
 from apikeys.permissions import HasApiKey
+from events.intake import check_origin
 from events.protocols.segment import (
     BATCH_BODY,
-    BATCH_EXAMPLE,
     SEGMENT_ERRORS,
     SegmentIntake,
+    batch_example,
     segment_error_examples,
     segment_exception_handler,
     segment_schema,
@@ -63,17 +64,7 @@ _SOURCE_CONFIG = {
     },
     "required": ["source"],
 }
-_SOURCE_CONFIG_ERRORS = tuple(error for error in SEGMENT_ERRORS if error[0] in ("400", "401", "429", "503"))
-_SDK_QUERY = [
-    OpenApiParameter(name, str, OpenApiParameter.QUERY, description=f"Sent by the SDK ({meaning}); ignored.")
-    for name, meaning in [
-        ("p", "how it was installed"),
-        ("v", "its version"),
-        ("build", "its build"),
-        ("lockIntegrationsVersion", "an option"),
-        ("lockPluginsVersion", "an option"),
-    ]
-]
+_SOURCE_CONFIG_ERRORS = tuple(error for error in SEGMENT_ERRORS if error[0] in ("400", "401", "403", "429", "503"))
 
 
 class RudderStackSourceConfigViewSet(viewsets.ViewSet):
@@ -89,9 +80,9 @@ class RudderStackSourceConfigViewSet(viewsets.ViewSet):
         description="What `rudderanalytics.load(writeKey, 'https://HOST', {configUrl: 'https://HOST'})` loads "
         "first: the app as a source with no destinations, so the SDK sends every event to this server "
         "(its `dataPlaneUrl`) and loads nothing else. The write key as the Basic-auth user name, as the SDK "
-        "sends it, or `writeKey` in the query string; any key kind. Not checked against the app's allowed "
-        "domains: it answers nothing the page does not already hold.",
-        parameters=_SDK_QUERY,
+        "sends it, or `writeKey` in the query string; any key kind. A page outside the app's allowed domains "
+        "gets a 403, and the SDK sends nothing. The SDK's other query parameters (`p`, `v`, `build`, "
+        "`lockIntegrationsVersion`, `lockPluginsVersion`) are ignored.",
         responses={
             200: OpenApiResponse(_SOURCE_CONFIG, description="The source configuration."),
             **{int(status_code): SegmentError for status_code, _, _ in _SOURCE_CONFIG_ERRORS},
@@ -116,7 +107,8 @@ class RudderStackSourceConfigViewSet(viewsets.ViewSet):
         ],
         tags=["rudderstack"],
     )
-    def list(self, request):
+    def source_config(self, request):
+        check_origin(request)
         return Response(source_config(request.auth.app))
 
 
@@ -131,7 +123,7 @@ class RudderStackBeaconViewSet(SegmentIntake):
         description="`/v1/batch` for `navigator.sendBeacon`: the write key in the `writeKey` query "
         "parameter, the `{batch, sentAt}` body as `text/plain`. Checked against the app's allowed domains "
         "like every browser request; answers and errors as for `/v1/batch`.",
-        **segment_schema(BATCH_BODY, BATCH_EXAMPLE, media_types=("text/plain", "application/json")),
+        **segment_schema(BATCH_BODY, batch_example("text/plain"), media_types=("text/plain",)),
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):

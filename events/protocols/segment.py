@@ -22,7 +22,7 @@ from apikeys.permissions import HasApiKey
 from apikeys.throttling import IngestRateThrottle
 from events import segment
 from events.http import json_body
-from events.intake import ingest, key_in_body
+from events.intake import check_origin, ingest, key_in_body
 from events.models import EventSource
 from events.serializers import SegmentError, SegmentSuccess
 from events.validation import EventRejected
@@ -85,11 +85,15 @@ BATCH_BODY = {
     "required": ["batch"],
     "additionalProperties": True,
 }
-BATCH_EXAMPLE = OpenApiExample(
-    "Batch",
-    value={"batch": [_TRACK, {"type": "identify", "userId": "u_42", "traits": {"plan": "pro"}}]},
-    request_only=True,
-)
+
+
+def batch_example(media_type: str = "application/json") -> OpenApiExample:
+    return OpenApiExample(
+        "Batch",
+        value={"batch": [_TRACK, {"type": "identify", "userId": "u_42", "traits": {"plan": "pro"}}]},
+        request_only=True,
+        media_type=media_type,
+    )
 
 
 def segment_schema(body: dict, request_example: OpenApiExample, *, media_types=("application/json",)) -> dict:
@@ -109,7 +113,7 @@ def segment_schema(body: dict, request_example: OpenApiExample, *, media_types=(
     }
 
 
-BATCH_SCHEMA = segment_schema(BATCH_BODY, BATCH_EXAMPLE)
+BATCH_SCHEMA = segment_schema(BATCH_BODY, batch_example())
 
 
 class SegmentIntake(viewsets.ViewSet):
@@ -219,6 +223,7 @@ _SETTINGS = {
     "additionalProperties": True,
 }
 SETTINGS_ERRORS = (
+    ("403", "origin_not_allowed", "This origin is not in the app's allowed domains."),
     ("404", "invalid_write_key", "Invalid path or write key provided."),
     ("429", "rate_limited", "Too many failed authentication attempts."),
     ("503", "database_unavailable", "The database is unavailable; try again shortly."),
@@ -232,6 +237,7 @@ class SegmentSettingsViewSet(viewsets.ViewSet):
     authentication_classes = []
     permission_classes = [AllowAny]
     lookup_field = "write_key"
+    lookup_value_regex = "[^/]+"  # any text is looked up, so that every miss is Segment's 404
 
     def get_exception_handler(self):
         return segment_exception_handler
@@ -241,8 +247,9 @@ class SegmentSettingsViewSet(viewsets.ViewSet):
         description="What `AnalyticsBrowser.load({writeKey, cdnURL: 'https://HOST'})` fetches: tells it to "
         "deliver to this server's `/v1`, with the protocol of this request (behind `TRUSTED_PROXY_COUNT` "
         "proxies, `X-Forwarded-Proto`). Any working key of the app, secret or publishable. A key that does "
-        "not work is a 404, as on Segment's CDN; failed attempts count toward `AUTH_FAILURE_RATE`. Not "
-        "checked against the app's allowed domains: it answers nothing the page does not already hold.",
+        "not work is a 404, as on Segment's CDN; failed attempts count toward `AUTH_FAILURE_RATE`. A page "
+        "outside the app's allowed domains gets a 403, so analytics.js stops there instead of failing on "
+        "every event.",
         parameters=[OpenApiParameter("write_key", str, OpenApiParameter.PATH, description="A key of the app.")],
         responses={
             200: OpenApiResponse(_SETTINGS, description="The settings."),
@@ -261,9 +268,10 @@ class SegmentSettingsViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["get"], url_path="settings")
     def project_settings(self, request, write_key: str):
         try:
-            ApiKeyAuthentication().authenticate_key(request, write_key)
+            request.user, request.auth = ApiKeyAuthentication().authenticate_key(request, write_key)
         except exceptions.AuthenticationFailed:
             raise exceptions.NotFound("Invalid path or write key provided.", code="invalid_write_key") from None
+        check_origin(request)
         api_base = request.build_absolute_uri(reverse("segment-batch")).removesuffix("/batch")
         protocol, _, api_host = api_base.partition("://")
         return Response(segment.cdn_settings(write_key=write_key, api_host=api_host, protocol=protocol))

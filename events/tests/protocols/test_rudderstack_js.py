@@ -76,6 +76,16 @@ def test_a_source_config_request_without_a_key_is_401(api_client, db):
     assert_segment_error(api_client.get(f"/sourceConfig/?{SDK_QUERY}"), 401, "authentication_required")
 
 
+def test_a_page_outside_the_allowed_domains_gets_no_source_config(api_client, db):
+    shop = app_register(name="Shop", owner_email="o@shop.example", domains=["shop.example"])
+    auth = basic(shop.publishable_key.raw)
+    assert (
+        api_client.get("/sourceConfig/", HTTP_AUTHORIZATION=auth, HTTP_ORIGIN="https://shop.example").status_code == 200
+    )
+    refused = api_client.get("/sourceConfig/", HTTP_AUTHORIZATION=auth, HTTP_ORIGIN="https://elsewhere.example")
+    assert_segment_error(refused, 403, "origin_not_allowed")
+
+
 def test_only_rudderstack_js_paths_take_a_key_from_the_query_string(api_client, registered):
     raw_key = registered.publishable_key.raw
     body = json.dumps({"batch": [{"type": "track", "userId": "u", "event": "e"}]})
@@ -248,12 +258,17 @@ def test_rudderstack_js_with_use_beacon_delivers_all_three_by_beacon(page, site,
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_rudderstack_js_on_a_page_outside_the_allowed_domains_stores_nothing(page, server, open_shop):
+def test_rudderstack_js_on_a_page_outside_the_allowed_domains_stops_at_its_source_config(page, open_shop):
     shop = app_register(name="Shop", owner_email="o@shop.example", domains=["shop.example"])
-    log = open_shop(shop.publishable_key.raw)
-    with page.expect_response(lambda response: response.url == f"{server.url}/v1/track") as refused:
+    with (
+        page.expect_response(lambda response: "/sourceConfig/" in response.url) as refused,
+        page.expect_console_message(lambda message: "source config" in message.text) as given_up,
+    ):
+        log = open_shop(shop.publishable_key.raw)
         page.evaluate("rudderanalytics.track('Order Completed')")
 
     assert refused.value.status == 403
+    assert given_up.value.type == "error"
+    assert log.paths() == []
     assert stored_events(shop.app) == []
     assert log.page_errors == []
