@@ -9,12 +9,14 @@ from rest_framework.test import APIClient
 from analytics_project.testing import DATABASE_LOCK
 
 SDK_PATH = "/vendor/sdk.js"
+# The site has no favicon: without this its 404 would be a console error on every page.
+NO_FAVICON = '<link rel="icon" href="data:,">'
 
 
 def shop_page(*, title: str, boot: str) -> str:
     """An HTML page that loads the SDK from the site itself, then runs ``boot`` (JavaScript) to start it."""
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>{NO_FAVICON}"
         f'<script src="{SDK_PATH}"></script><script>{boot}</script>'
         f"</head><body><h1>{title}</h1></body></html>"
     )

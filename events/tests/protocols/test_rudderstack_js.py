@@ -11,8 +11,8 @@ from django.utils import timezone
 from apikeys.keys import KeyKind, generate
 from apikeys.services import app_register
 from events.models import Event
-from events.tests.browser_site import stored_events, wait_for_events
-from events.tests.protocols.sdk_pages import SDK_PATH, BrowserLog, js, report, shop_page
+from events.tests.protocols.sdk_pages import NO_FAVICON, SDK_PATH, BrowserLog, js, report, shop_page
+from events.tests.sites import stored_events, wait_for_events
 
 # Every plugin compiled in, so it loads none from RudderStack's CDN (the browser has no internet).
 RUDDERSTACK_JS = "@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js"
@@ -184,14 +184,14 @@ def open_shop(page, site, server, sdk_modules):
     from the shop and pointed at this server for its data plane and its configuration."""
 
     def open_page(raw_key: str, options: dict | None = None) -> BrowserLog:
-        site.scripts[SDK_PATH] = sdk_modules / RUDDERSTACK_JS
+        site.pages[SDK_PATH] = (sdk_modules / RUDDERSTACK_JS).read_text()
         options = {"configUrl": server.url, **(options or {})}
         boot = (
             "window.rudderanalytics = new rudderanalytics.RudderAnalytics();"
             f"rudderanalytics.load({js(raw_key)}, {js(server.url)}, {js(options)});"
         )
         site.pages["/pricing"] = shop_page(title="Pricing", boot=boot)
-        site.pages["/mail.html"] = f'<!doctype html><a id="go" href="{landing_url(site)}">Plans</a>'
+        site.pages["/mail.html"] = f'<!doctype html>{NO_FAVICON}<a id="go" href="{landing_url(site)}">Plans</a>'
         log = BrowserLog(server.url).watch(page)
         page.goto(site.url("/mail.html", host="127.0.0.1"))
         page.click("#go")

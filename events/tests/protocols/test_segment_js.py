@@ -12,8 +12,8 @@ from django.utils import timezone
 from apikeys.keys import KeyKind, generate
 from apikeys.services import api_key_revoke, app_register
 from events.models import Event
-from events.tests.browser_site import stored_events, wait_for_events
-from events.tests.protocols.sdk_pages import SDK_PATH, BrowserLog, js, report, shop_page
+from events.tests.protocols.sdk_pages import NO_FAVICON, SDK_PATH, BrowserLog, js, report, shop_page
+from events.tests.sites import stored_events, wait_for_events
 
 ANALYTICS_NEXT = "@segment/analytics-next/dist/umd/index.js"
 
@@ -211,11 +211,11 @@ def open_shop(page, site, server, sdk_modules):
     from the shop and pointed at this server; returns what the browser saw."""
 
     def open_page(raw_key: str, options: dict | None = None) -> BrowserLog:
-        site.scripts[SDK_PATH] = sdk_modules / ANALYTICS_NEXT
+        site.pages[SDK_PATH] = (sdk_modules / ANALYTICS_NEXT).read_text()
         settings = {"writeKey": raw_key, "cdnURL": server.url}
         boot = f"window.analytics = AnalyticsNext.AnalyticsBrowser.load({js(settings)}, {js(options or {})});"
         site.pages["/pricing"] = shop_page(title="Pricing", boot=boot)
-        site.pages["/mail.html"] = f'<!doctype html><a id="go" href="{landing_url(site)}">Plans</a>'
+        site.pages["/mail.html"] = f'<!doctype html>{NO_FAVICON}<a id="go" href="{landing_url(site)}">Plans</a>'
         log = BrowserLog(server.url).watch(page)
         page.goto(site.url("/mail.html", host="127.0.0.1"))
         page.click("#go")
