@@ -14,6 +14,9 @@ request_logger = logging.getLogger("analytics.request")
 error_logger = logging.getLogger("analytics.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# analytics.js loads its settings from a URL with the write key in its path: only the masked prefix
+# (apikeys.keys.mask's `sk_AbCd1234…`) reaches the log.
+_KEY_IN_PATH = re.compile(r"\b([sp]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
 
 
 class RequestLogMiddleware:
@@ -31,15 +34,16 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         api_key = getattr(request, "uea_api_key", None)
+        path = _KEY_IN_PATH.sub("\\1…", request.path)
         request_logger.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "requestId": request.request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
                 "appId": str(api_key.app_id) if api_key else None,

@@ -10,13 +10,22 @@ from analytics_project.serializers import ErrorSerializer, StrictSerializer
 from apikeys.authentication import ApiKeyAuthentication
 
 
+def response_example(name: str, value, status_code: str = "400") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[status_code])
+
+
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "apikeys.authentication.ApiKeyAuthentication"
-    name = ["ApiKeyHeader", "BearerKey", "WriteKeyBasic"]
+    name = ["ApiKeyHeader", "BearerKey", "WriteKeyBasic", "WriteKeyQuery"]
 
     def get_security_requirement(self, auto_schema):
         # Each way of sending the key is an alternative (OR), not one requirement naming all (AND).
-        names = self.name if getattr(auto_schema.view, "accepts_basic_auth", False) else self.name[:2]
+        view = auto_schema.view
+        names = self.name[:2]
+        if getattr(view, "accepts_basic_auth", False):
+            names.append("WriteKeyBasic")
+        if getattr(view, "api_key_query_parameter", None):
+            names.append("WriteKeyQuery")
         return [{name: []} for name in names]
 
     def get_security_definition(self, auto_schema):
@@ -32,6 +41,12 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "type": "http",
                 "scheme": "basic",
                 "description": "Segment-compatible endpoints only: the key as the user name, empty password.",
+            },
+            {
+                "type": "apiKey",
+                "in": "query",
+                "name": "writeKey",
+                "description": "RudderStack JS's settings request and beacons only, which put the key in the URL.",
             },
         ]
 

@@ -41,7 +41,9 @@ class ApiKeyAuthentication(BaseAuthentication):
     """``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; never a query string (it ends up in logs).
 
     Ingestion views may accept more places, declared on the view: ``accepts_basic_auth`` (Segment's
-    write key) and ``api_key_from_body(request)`` (``sendBeacon`` cannot set headers). One class for all,
+    write key), ``api_key_from_body(request)`` (``sendBeacon`` cannot set headers) and
+    ``api_key_query_parameter`` (RudderStack JS puts its write key in the URL of its settings request
+    and of its beacons; no other view takes a key there). One class for all,
     so the OpenAPI schema has one security scheme per way of sending a key.
 
     Failed attempts are counted per client IP (AUTH_FAILURE_RATE); past the limit every failing attempt
@@ -51,16 +53,18 @@ class ApiKeyAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
-        if any(name in request.query_params for name in QUERY_STRING_KEY_NAMES):
+        view = request.parser_context.get("view")
+        query_parameter = getattr(view, "api_key_query_parameter", None)
+        if any(name in request.query_params for name in QUERY_STRING_KEY_NAMES if name != query_parameter):
             raise exceptions.ParseError(
                 "API keys are not accepted in the query string; send the X-API-Key header.",
                 code="key_in_query_string",
             )
-        view = request.parser_context.get("view")
         raw_key = (
             (getattr(view, "accepts_basic_auth", False) and raw_key_from_basic_auth(request))
             or raw_key_from_headers(request)
             or (hasattr(view, "api_key_from_body") and view.api_key_from_body(request))
+            or (query_parameter and request.query_params.get(query_parameter, "").strip())
         )
         if not raw_key:
             return None

@@ -66,5 +66,7 @@ class IngestCorsMiddleware:
             response = self.get_response(request)
         if origin:
             response["Access-Control-Allow-Origin"] = origin
+            # analytics.js waits out a 429's Retry-After, which a cross-origin fetch may read only if exposed.
+            response["Access-Control-Expose-Headers"] = "Retry-After"
             response["Vary"] = "Origin"
         return response

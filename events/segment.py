@@ -1,4 +1,4 @@
-"""Segment HTTP Tracking API messages -> native events (SPEC §4.3)."""
+"""Segment HTTP Tracking API messages -> native events (SPEC §4.3), and the settings analytics.js loads."""
 
 import uuid
 
@@ -7,6 +7,10 @@ from events.validation import EventRejected
 # Fixed namespace: the same non-UUID messageId always maps to the same eventId, so Segment retries dedupe.
 MESSAGE_ID_NAMESPACE = uuid.UUID("6b7e4a8e-3c0f-4d51-9a57-3f1b2e0c9d11")
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
+# analytics.js posts each message to the first letter of its type (`/v1/t`), and batches to `/v1/b`.
+SHORT_PATHS = {kind[0]: kind for kind in MESSAGE_TYPES}
+# RudderStack JS's referrer when the page has none.
+NO_REFERRER = "$direct"
 
 
 def merge_context(batch_context, message):
@@ -53,6 +57,10 @@ def _name_and_metadata(kind: str, message: dict) -> tuple:
     return "alias", {"previousId": message.get("previousId")}
 
 
+def _referrer(value):
+    return None if value == NO_REFERRER else value
+
+
 def to_native(message, *, kind: str | None = None, sent_at=None) -> dict:
     if not isinstance(message, dict):
         raise EventRejected("invalid_event", "Each message must be a JSON object.")
@@ -70,7 +78,7 @@ def to_native(message, *, kind: str | None = None, sent_at=None) -> dict:
         "anonymousId": message.get("anonymousId"),
         "sessionId": context.get("sessionId"),
         "url": page.get("url") or (properties.get("url") if kind == "page" else None),
-        "referrer": page.get("referrer") or (properties.get("referrer") if kind == "page" else None),
+        "referrer": _referrer(page.get("referrer") or (properties.get("referrer") if kind == "page" else None)),
         "userAgent": context.get("userAgent"),
         "ipAddress": context.get("ip"),
         "locale": context.get("locale"),
@@ -82,3 +90,21 @@ def to_native(message, *, kind: str | None = None, sent_at=None) -> dict:
     if screen.get("width") and screen.get("height"):
         native["screen"] = f"{screen['width']}x{screen['height']}"
     return {key: value for key, value in native.items() if value is not None}
+
+
+def cdn_settings(*, write_key: str, api_host: str, protocol: str) -> dict:
+    """What analytics.js reads from Segment's CDN (``/v1/projects/{writeKey}/settings``): deliver to
+    ``{protocol}://{api_host}/{t|p|i|a|g|s|b}``, with no destinations, middleware or plugins to load
+    (each would be fetched from Segment's CDN) and no metrics of its own (analytics.js would post them to
+    ``/m``, a Segment endpoint this server does not have)."""
+    return {
+        "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": api_host, "protocol": protocol}},
+        "plan": {},
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    }

@@ -62,7 +62,10 @@ NOT_CHECKED = {
     "POST /api/analytics/funnels": {positive_data_acceptance: SEMANTIC},
     "POST /api/auth/revoke": {positive_data_acceptance: SEMANTIC},
     "POST /api/auth/keys": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
-    "POST /v1/batch": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
+    **{
+        batch: {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT}
+        for batch in ["POST /v1/batch", "POST /v1/b", "POST /beacon/v1/batch"]
+    },
     "POST /v1/{kind}": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},
     **{
         f"POST {path}": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT}

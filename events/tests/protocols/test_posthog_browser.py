@@ -89,7 +89,8 @@ def test_posthog_js_pageview_event_identify_and_pageleave_arrive_as_sent(page, s
 
     requests = [(r.method, r.path, r.status) for r in caplog.records if r.name == "analytics.request"]
     assert requests and all(status == 200 for _, _, status in requests), requests
-    assert any(path == f"/array/{key}/config.js" for _, path, _ in requests), requests
+    # The request log masks a key in a path as it does everywhere (sk_AbCd1234…).
+    assert any(path == f"/array/{key[:11]}…/config.js" for _, path, _ in requests), requests
     # The config says there are no flags; identify asks again all the same, and hears "none" too.
     assert {path for _, path, _ in requests if path.startswith(("/flags", "/decide"))} <= {"/flags/"}
 

@@ -1,0 +1,67 @@
+"""What the JavaScript SDKs' browser tests share: a shop page that loads one SDK from the customer's site,
+the browser's view of it (requests, errors), and the reports a secret key reads afterwards."""
+
+import json
+from dataclasses import dataclass, field
+
+from rest_framework.test import APIClient
+
+from analytics_project.testing import DATABASE_LOCK
+
+SDK_PATH = "/vendor/sdk.js"
+# The site has no favicon: without this its 404 would be a console error on every page.
+NO_FAVICON = '<link rel="icon" href="data:,">'
+
+
+def shop_page(*, title: str, boot: str) -> str:
+    """An HTML page that loads the SDK from the site itself, then runs ``boot`` (JavaScript) to start it."""
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>{NO_FAVICON}"
+        f'<script src="{SDK_PATH}"></script><script>{boot}</script>'
+        f"</head><body><h1>{title}</h1></body></html>"
+    )
+
+
+def js(value) -> str:
+    return json.dumps(value)
+
+
+@dataclass
+class BrowserLog:
+    """Everything a test must see empty or as expected: uncaught errors, console errors, and the
+    requests the page sent to the analytics server, in order."""
+
+    server_url: str
+    page_errors: list = field(default_factory=list)
+    console_errors: list = field(default_factory=list)
+    requests: list = field(default_factory=list)
+
+    def watch(self, page) -> "BrowserLog":
+        page.on("pageerror", lambda error: self.page_errors.append(error))
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(_located(message)))
+        page.on("request", lambda request: self._record(request))
+        return self
+
+    def _record(self, request) -> None:
+        if request.url.startswith(self.server_url) and request.method != "OPTIONS":
+            self.requests.append((request.method, request.url.removeprefix(self.server_url), request))
+
+    def paths(self, method: str = "POST") -> list[str]:
+        return [path.split("?")[0] for sent_method, path, _ in self.requests if sent_method == method]
+
+    def assert_clean(self) -> None:
+        assert self.page_errors == [], self.page_errors
+        assert self.console_errors == [], self.console_errors
+
+
+def _located(message) -> str:
+    return f"{message.text} ({message.location.get('url', '')})"
+
+
+def report(secret_key: str, name: str, **params) -> dict | list:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret_key)
+    with DATABASE_LOCK:
+        response = client.get(f"/api/analytics/{name}", params)
+    assert response.status_code == 200, response.content
+    return response.json()
