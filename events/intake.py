@@ -7,6 +7,7 @@ native events and answers its clients in its own shape; these are the steps they
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -20,7 +21,7 @@ from events.enrichment import user_agent_facts
 from events.http import body_size, json_body
 from events.models import DeviceType, EventSource
 from events.services import IngestResult, RequestFacts, events_ingest
-from events.validation import MAX_EVENT_BYTES
+from events.validation import MAX_EVENT_BYTES, EventRejected
 
 
 def request_facts(request, source: str) -> RequestFacts:
@@ -56,6 +57,25 @@ def ingest(request, raw_events: list, source: str) -> IngestResult:
         # An event cannot be larger than the body it came in: skip measuring each one for small bodies.
         measure_size=body_size(request) > MAX_EVENT_BYTES,
     )
+
+
+def ingest_messages(
+    request, messages: list, to_native: Callable[[Any], dict], source: str
+) -> tuple[IngestResult | None, list[tuple[int, str]]]:
+    """Map each of a protocol's messages to a native event and ingest the ones that map: the result
+    (None when none did), and every message refused, by the mapping or by validation, as (its index
+    in ``messages``, why), in index order."""
+    natives, positions, refused = [], [], []
+    for index, message in enumerate(messages):
+        try:
+            natives.append(to_native(message))
+            positions.append(index)
+        except EventRejected as rejection:
+            refused.append((index, rejection.detail))
+    result = ingest(request, natives, source) if natives else None
+    if result is not None:
+        refused += [(positions[rejection.index], rejection.detail) for rejection in result.rejected]
+    return result, sorted(refused)
 
 
 def key_in_body(field: str, read_body=json_body):

@@ -22,10 +22,9 @@ from apikeys.permissions import HasApiKey
 from apikeys.throttling import IngestRateThrottle
 from events import segment
 from events.http import json_body
-from events.intake import check_origin, ingest, key_in_body
+from events.intake import check_origin, ingest_messages, key_in_body
 from events.models import EventSource
 from events.serializers import SegmentError, SegmentSuccess
-from events.validation import EventRejected
 
 
 def segment_body(request):
@@ -128,17 +127,12 @@ class SegmentIntake(viewsets.ViewSet):
         return segment_exception_handler
 
     def accept(self, request, messages: list, *, kind: str | None, sent_at=None, context=None) -> Response:
-        natives, positions, rejected = [], [], []
-        for index, message in enumerate(messages):
-            try:
-                natives.append(segment.to_native(segment.merge_context(context, message), kind=kind, sent_at=sent_at))
-                positions.append(index)
-            except EventRejected as rejection:
-                rejected.append((index, rejection.detail))
-        result = ingest(request, natives, EventSource.SEGMENT) if natives else None
+        def to_native(message) -> dict:
+            return segment.to_native(segment.merge_context(context, message), kind=kind, sent_at=sent_at)
+
+        result, refused = ingest_messages(request, messages, to_native, EventSource.SEGMENT)
         if result is None or not result.valid:
-            rejected += [(positions[r.index], r.detail) for r in (result.rejected if result else [])]
-            reasons = [f"message {index}: {detail}" for index, detail in sorted(rejected)[:5]]
+            reasons = [f"message {index}: {detail}" for index, detail in refused[:5]]
             return Response(
                 {"code": "invalid_request", "message": "; ".join(reasons) or "No valid message."},
                 status=status.HTTP_400_BAD_REQUEST,

@@ -1,3 +1,5 @@
+import functools
+
 from django.http import HttpResponse
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -5,7 +7,7 @@ from rest_framework.views import APIView
 
 from apikeys.permissions import HasApiKey
 from apikeys.throttling import IngestRateThrottle
-from events.intake import check_origin, ingest
+from events.intake import check_origin, ingest_messages
 from events.models import EventSource
 from events.protocols.posthog import schema as docs
 from events.protocols.posthog.mapping import to_native
@@ -18,7 +20,6 @@ from events.protocols.posthog.responses import (
     remote_config,
     remote_config_script,
 )
-from events.validation import EventRejected
 
 
 class PostHogView(APIView):
@@ -47,18 +48,11 @@ class CaptureView(PostHogView):
             # One request, one project: events of another token must not land in this one.
             raise InvalidPayload("All events of a request must carry the same token.")
         sent_at = batch_sent_at(payload, request.query_params)
-        natives, positions, rejected = [], [], []
-        for index, message in enumerate(messages):
-            try:
-                natives.append(to_native(message, sent_at=sent_at, engage=self.engage))
-                positions.append(index)
-            except EventRejected as rejection:
-                rejected.append((index, rejection.detail))
-        result = ingest(request, natives, EventSource.POSTHOG) if natives else None
+        native = functools.partial(to_native, sent_at=sent_at, engage=self.engage)
+        result, refused = ingest_messages(request, messages, native, EventSource.POSTHOG)
         # Like PostHog, a batch with some invalid events succeeds: the valid ones are stored.
         if result is None or not result.valid:
-            rejected += [(positions[r.index], r.detail) for r in (result.rejected if result else [])]
-            reasons = "; ".join(f"event {index}: {detail}" for index, detail in sorted(rejected)[:5])
+            reasons = "; ".join(f"event {index}: {detail}" for index, detail in refused[:5])
             raise InvalidPayload(f"No valid event. {reasons}")
         return Response(SUCCESS)
 
