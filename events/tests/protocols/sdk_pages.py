@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from rest_framework.test import APIClient
 
 from analytics_project.testing import DATABASE_LOCK
+from apikeys.services import app_register
+from events.tests.sites import wait_for_events
 
 SDK_PATH = "/vendor/sdk.js"
 # The site has no favicon: without this its 404 would be a console error on every page.
@@ -65,3 +67,35 @@ def report(secret_key: str, name: str, **params) -> dict | list:
         response = client.get(f"/api/analytics/{name}", params)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def landing_url(site) -> str:
+    return site.url("/pricing?utm_source=newsletter")
+
+
+def shop_for(site):
+    return app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
+
+
+def assert_identify_page_and_track_arrived(shop, site, page) -> None:
+    """What the Segment-protocol browser SDKs' SEND script sent, as stored and as the reports show it."""
+    events = {event.name: event for event in wait_for_events(shop.app, 3)}
+    assert set(events) == {"identify", "pageview", "Order Completed"}
+    for event in events.values():
+        assert (event.user_id, event.distinct_id, event.source) == ("u_42", "u_42", "segment")
+        assert (event.url, event.host, event.path) == (landing_url(site), "localhost", "/pricing")
+        assert event.utm_source == "newsletter"
+        assert (event.referrer, event.referrer_host) == (f"http://127.0.0.1:{site.port}/", "127.0.0.1")
+        assert event.user_agent == page.evaluate("navigator.userAgent")
+    assert len({event.anonymous_id for event in events.values()} - {""}) == 1
+    assert events["identify"].metadata == {"email": "ada@example.com", "plan": "pro"}
+    assert events["Order Completed"].metadata == {"revenue": 42.5, "plan": "pro"}
+    assert events["pageview"].metadata["title"] == "Pricing"
+
+    secret = shop.secret_key.raw
+    summary = report(secret, "event-summary")
+    assert (summary["count"], summary["uniqueUsers"]) == (3, 1)
+    assert summary["topReferrers"] == [{"value": "127.0.0.1", "count": 3}]
+    assert report(secret, "top-pages", event="pageview") == [{"value": "/pricing", "count": 1, "uniqueUsers": 1}]
+    revenue = report(secret, "breakdown", by="metadata.revenue", event="Order Completed")
+    assert revenue["values"] == [{"value": "42.5", "count": 1, "uniqueUsers": 1}]

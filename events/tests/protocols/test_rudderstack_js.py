@@ -11,8 +11,17 @@ from django.utils import timezone
 from apikeys.keys import KeyKind, generate
 from apikeys.services import app_register
 from events.models import Event
-from events.tests.protocols.sdk_pages import NO_FAVICON, SDK_PATH, BrowserLog, js, report, shop_page
-from events.tests.sites import stored_events, wait_for_events
+from events.tests.protocols.sdk_pages import (
+    NO_FAVICON,
+    SDK_PATH,
+    BrowserLog,
+    assert_identify_page_and_track_arrived,
+    js,
+    landing_url,
+    shop_for,
+    shop_page,
+)
+from events.tests.sites import stored_events
 
 # Every plugin compiled in, so it loads none from RudderStack's CDN (the browser has no internet).
 RUDDERSTACK_JS = "@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js"
@@ -174,10 +183,6 @@ SEND = """() => {
 }"""
 
 
-def landing_url(site) -> str:
-    return site.url("/pricing?utm_source=newsletter")
-
-
 @pytest.fixture
 def open_shop(page, site, server, sdk_modules):
     """Open the shop's pricing page, reached by a link from another site, with RudderStack JS loaded
@@ -201,33 +206,6 @@ def open_shop(page, site, server, sdk_modules):
     return open_page
 
 
-def shop_for(site):
-    return app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
-
-
-def assert_identify_page_and_track_arrived(shop, site, page) -> None:
-    events = {event.name: event for event in wait_for_events(shop.app, 3)}
-    assert set(events) == {"identify", "pageview", "Order Completed"}
-    for event in events.values():
-        assert (event.user_id, event.distinct_id, event.source) == ("u_42", "u_42", "segment")
-        assert (event.url, event.path, event.utm_source) == (landing_url(site), "/pricing", "newsletter")
-        assert (event.referrer, event.referrer_host) == (f"http://127.0.0.1:{site.port}/", "127.0.0.1")
-        assert event.user_agent == page.evaluate("navigator.userAgent")
-        assert event.session_id  # RudderStack JS tracks sessions on its own
-    assert len({event.anonymous_id for event in events.values()} - {""}) == 1
-    assert events["identify"].metadata == {"email": "ada@example.com", "plan": "pro"}
-    assert events["Order Completed"].metadata == {"revenue": 42.5, "plan": "pro"}
-    assert events["pageview"].metadata["title"] == "Pricing"
-
-    secret = shop.secret_key.raw
-    summary = report(secret, "event-summary")
-    assert (summary["count"], summary["uniqueUsers"]) == (3, 1)
-    assert summary["topReferrers"] == [{"value": "127.0.0.1", "count": 3}]
-    assert report(secret, "top-pages", event="pageview") == [{"value": "/pricing", "count": 1, "uniqueUsers": 1}]
-    revenue = report(secret, "breakdown", by="metadata.revenue", event="Order Completed")
-    assert revenue["values"] == [{"value": "42.5", "count": 1, "uniqueUsers": 1}]
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_rudderstack_js_loads_its_source_config_and_delivers_identify_page_and_track(page, site, open_shop):
@@ -236,6 +214,7 @@ def test_rudderstack_js_loads_its_source_config_and_delivers_identify_page_and_t
     page.evaluate(SEND)
 
     assert_identify_page_and_track_arrived(shop, site, page)
+    assert all(event.session_id for event in stored_events(shop.app))  # RudderStack JS tracks sessions itself
     (config_path,) = log.paths("GET")
     assert config_path == "/sourceConfig/"
     (_, _, config_request), *_ = log.requests
@@ -252,6 +231,7 @@ def test_rudderstack_js_with_use_beacon_delivers_all_three_by_beacon(page, site,
     page.evaluate(SEND)
 
     assert_identify_page_and_track_arrived(shop, site, page)
+    assert all(event.session_id for event in stored_events(shop.app))  # RudderStack JS tracks sessions itself
     assert set(log.paths()) == {"/beacon/v1/batch"}
     log.assert_clean()
 

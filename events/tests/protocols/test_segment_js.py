@@ -12,8 +12,17 @@ from django.utils import timezone
 from apikeys.keys import KeyKind, generate
 from apikeys.services import api_key_revoke, app_register
 from events.models import Event
-from events.tests.protocols.sdk_pages import NO_FAVICON, SDK_PATH, BrowserLog, js, report, shop_page
-from events.tests.sites import stored_events, wait_for_events
+from events.tests.protocols.sdk_pages import (
+    NO_FAVICON,
+    SDK_PATH,
+    BrowserLog,
+    assert_identify_page_and_track_arrived,
+    js,
+    landing_url,
+    shop_for,
+    shop_page,
+)
+from events.tests.sites import stored_events
 
 ANALYTICS_NEXT = "@segment/analytics-next/dist/umd/index.js"
 
@@ -223,41 +232,6 @@ def open_shop(page, site, server, sdk_modules):
         return log
 
     return open_page
-
-
-def landing_url(site) -> str:
-    return site.url("/pricing?utm_source=newsletter")
-
-
-def shop_for(site):
-    return app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
-
-
-def assert_identify_page_and_track_arrived(shop, site, page) -> None:
-    events = {event.name: event for event in wait_for_events(shop.app, 3)}
-    assert set(events) == {"identify", "pageview", "Order Completed"}
-    for event in events.values():
-        assert (event.user_id, event.distinct_id, event.source) == ("u_42", "u_42", "segment")
-        assert (event.url, event.host, event.path, event.utm_source) == (
-            landing_url(site),
-            "localhost",
-            "/pricing",
-            "newsletter",
-        )
-        assert (event.referrer, event.referrer_host) == (f"http://127.0.0.1:{site.port}/", "127.0.0.1")
-        assert event.user_agent == page.evaluate("navigator.userAgent")
-    assert len({event.anonymous_id for event in events.values()} - {""}) == 1
-    assert events["identify"].metadata == {"email": "ada@example.com", "plan": "pro"}
-    assert events["Order Completed"].metadata == {"revenue": 42.5, "plan": "pro"}
-    assert events["pageview"].metadata["title"] == "Pricing"
-
-    secret = shop.secret_key.raw
-    summary = report(secret, "event-summary")
-    assert (summary["count"], summary["uniqueUsers"]) == (3, 1)
-    assert summary["topReferrers"] == [{"value": "127.0.0.1", "count": 3}]
-    assert report(secret, "top-pages", event="pageview") == [{"value": "/pricing", "count": 1, "uniqueUsers": 1}]
-    revenue = report(secret, "breakdown", by="metadata.revenue", event="Order Completed")
-    assert revenue["values"] == [{"value": "42.5", "count": 1, "uniqueUsers": 1}]
 
 
 @pytest.mark.browser
