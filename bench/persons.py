@@ -5,7 +5,8 @@ counting distinct ids as before persons existed, same data, same run, interleave
 
 Data: whatever bench/reports.py last loaded into each store (run it first). A share (--linked) of the
 queried app's distinct ids is linked in pairs, as anonymous ids joining a user's person would be: in the
-Django database (persons) and in ClickHouse's person_ids, both replaced on each run. Each report
+Django database (persons) and in ClickHouse's person_ids, and removed again at the end, so
+bench/reports.py's independent figures (distinct ids) still hold. Each report
 (the four everyday ones for their default 30 days, a 3-step funnel, weekly retention, active users)
 runs through the reports' own code, first with persons and then as ids, the order alternating each
 round; two warm-up rounds are dropped; medians.
@@ -39,13 +40,19 @@ from reports.queries import active_users, retention
 WARM_UP = 2
 
 
+def unlink(app: App, store) -> None:
+    Person.objects.filter(app=app).delete()  # and its mappings
+    if store is not None:
+        store.execute(f"TRUNCATE TABLE {store.database}.person_ids")  # the benchmark's own database
+
+
 def link(app: App, share: float, store) -> int:
     """Pair up ``share`` of the app's distinct ids: the second of each pair joins the first's person."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT distinct_id FROM events_event WHERE app_id = %s ORDER BY 1", [app.id])
         ids = [distinct for (distinct,) in cursor.fetchall()]
     chosen = ids[: int(len(ids) * share) // 2 * 2]
-    Person.objects.filter(app=app).delete()
+    unlink(app, store)
     people = Person.objects.bulk_create(Person(app=app, key=key, is_identified=True) for key in chosen[0::2])
     mappings = []
     for person, other in zip(people, chosen[1::2], strict=True):
@@ -55,8 +62,9 @@ def link(app: App, share: float, store) -> int:
         ]
     PersonDistinctId.objects.bulk_create(mappings, batch_size=10_000)
     if store is not None:
-        store.execute(f"TRUNCATE TABLE {store.database}.person_ids")  # the benchmark's own database
         mirror.write(mappings, client=store)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE persons_persondistinctid")  # as autovacuum would soon after such a change
     return len(ids)
 
 
@@ -83,26 +91,10 @@ def as_ids():
     return patches
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", choices=["postgresql", "clickhouse", "both"], default="both")
-    parser.add_argument("--linked", type=float, default=0.3)
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
-    stores = ["postgresql", "clickhouse"] if args.store == "both" else [args.store]
-
-    app = App.objects.get(name=APP_NAME)
-    clickhouse = clickhouse_client() if "clickhouse" in stores else None
-    ids = link(app, args.linked, clickhouse)
-    window = report_window(start=None, end=None, tz=ZoneInfo(app.timezone), now=timezone.now())
-    calls = report_calls(app.id, window)
-    calls["retention (weekly)"] = lambda: retention.retention(
-        app_id=app.id, window=window, cohort_event=None, return_event=None, period="week", periods=4
-    )
-    calls["active-users"] = lambda: active_users.active_users(app_id=app.id, window=window, event=None)
-    variants = ("persons", "ids")
+def measure(calls: dict, stores: list[str], variants: tuple[str, str], runs: int, clickhouse) -> dict:
+    """Seconds per (store, report, variant), the warm-up rounds dropped."""
     samples = {(store, report, variant): [] for store in stores for report in calls for variant in variants}
-    for round_number in range(WARM_UP + args.runs):
+    for round_number in range(WARM_UP + runs):
         order = variants if round_number % 2 == 0 else tuple(reversed(variants))
         for store in stores:
             with (
@@ -123,6 +115,31 @@ def main() -> None:
                                 patch.stop()
                         if round_number >= WARM_UP:
                             samples[store, report, variant].append(elapsed)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["postgresql", "clickhouse", "both"], default="both")
+    parser.add_argument("--linked", type=float, default=0.3)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    stores = ["postgresql", "clickhouse"] if args.store == "both" else [args.store]
+
+    app = App.objects.get(name=APP_NAME)
+    clickhouse = clickhouse_client() if "clickhouse" in stores else None
+    ids = link(app, args.linked, clickhouse)
+    window = report_window(start=None, end=None, tz=ZoneInfo(app.timezone), now=timezone.now())
+    calls = report_calls(app.id, window)
+    calls["retention (weekly)"] = lambda: retention.retention(
+        app_id=app.id, window=window, cohort_event=None, return_event=None, period="week", periods=4
+    )
+    calls["active-users"] = lambda: active_users.active_users(app_id=app.id, window=window, event=None)
+    variants = ("persons", "ids")
+    try:
+        samples = measure(calls, stores, variants, args.runs, clickhouse)
+    finally:
+        unlink(app, clickhouse)
 
     print(f"machine: {machine()}")
     print(f"{ids:,} distinct ids in the app, {int(ids * args.linked) // 2 * 2:,} of them linked in pairs")
