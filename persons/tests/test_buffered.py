@@ -45,6 +45,7 @@ def test_clickhouse_reads_the_persons_the_worker_copied(
     )
     assert copied == [("anon-1", "u1"), ("anon-2", "u1"), ("u1", "u1"), ("u2", "u1")]
     dialect = ClickHouse(clickhouse_settings)
+    dialect.app_id = registered.app.id
     ((events, users),) = dialect.fetch(
         f"SELECT COUNT(*), uniqExact({dialect.person()}) FROM {dialect.with_persons()} WHERE e.app_id = %s",  # noqa: S608
         [registered.app.id],

@@ -18,15 +18,18 @@ from reports.dialect.django import PostgreSQL, SQLite
 __all__ = ["Dialect", "Fragment", "current"]
 
 
-def current() -> Dialect:
-    """The dialect of the store reports read."""
+def current(app_id=None) -> Dialect:
+    """The dialect of the store reports read, for a report of ``app_id`` when it counts persons."""
     if getattr(settings, "ANALYTICS_STORE", "postgresql") == "clickhouse":
         # Imported only here: installs without ClickHouse never load its driver.
         from reports.dialect.clickhouse import ClickHouse
 
-        return ClickHouse.for_settings()
-    if connection.vendor == "postgresql":
-        return PostgreSQL()
-    if connection.vendor == "sqlite":
-        return SQLite()
-    raise NotImplementedError(f"reports support PostgreSQL, SQLite and ClickHouse, not {connection.vendor}")
+        dialect = ClickHouse.for_settings()
+    elif connection.vendor == "postgresql":
+        dialect = PostgreSQL()
+    elif connection.vendor == "sqlite":
+        dialect = SQLite()
+    else:
+        raise NotImplementedError(f"reports support PostgreSQL, SQLite and ClickHouse, not {connection.vendor}")
+    dialect.app_id = app_id
+    return dialect

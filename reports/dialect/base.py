@@ -35,6 +35,7 @@ class RetentionQuery:
 class Dialect:
     vendor: str
     table: str
+    app_id = None  # the app of the report, bound by reports.dialect.current
 
     def column(self, field: str) -> str:
         """An Event field's column, quoted."""

@@ -27,7 +27,7 @@ class ActiveUsers:
 def active_users(*, app_id, window: Window, event: str | None) -> ActiveUsers:
     """DAU, WAU and MAU over the 1, 7 and 30 local days ending at the window's end (looking back before
     the window's start), and daily actives."""
-    dialect = current()
+    dialect = current(app_id)
     c = dialect.column
     month_sql, month_params = in_span(dialect, app_id, window.days_before_end(30), window.end, event)
     # A user was active in the last 7 days if their latest event of the 30 is that recent.

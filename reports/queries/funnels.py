@@ -120,7 +120,7 @@ def funnel(
         raise ValueError(f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps")
     if isinstance(window_seconds, bool) or not isinstance(window_seconds, int) or window_seconds < 1:
         raise ValueError("window_seconds must be a positive integer")
-    dialect = current()
+    dialect = current(app_id)
     group = _property_text(dialect, breakdown) if breakdown is not None else None
     step_conditions = [_step_sql(dialect, step, app_id, window) for step in steps]
     rows = dialect.funnel_rows(app_id, step_conditions, window_seconds, group)

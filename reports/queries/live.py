@@ -36,7 +36,7 @@ def live(*, app_id, now: datetime) -> Live:
     current_minute = now.replace(second=0, microsecond=0)
     first = current_minute - timedelta(minutes=LIVE_MINUTES - 1)
     recent = now - timedelta(minutes=LIVE_ACTIVE_MINUTES)
-    dialect = current()
+    dialect = current(app_id)
     c = dialect.column
     ts, person = c("timestamp"), dialect.person()
     span = f"FROM {dialect.with_persons()} WHERE e.{c('app')} = %s AND e.{ts} >= %s AND e.{ts} <= %s"

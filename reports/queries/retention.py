@@ -110,7 +110,7 @@ def retention(
 
 
 def _retention_counts(query: RetentionQuery) -> tuple[dict[date, int], dict[date, dict[int, int]]]:
-    dialect = current()
+    dialect = current(query.app_id)
     sizes: dict[date, int] = {}
     retained: dict[date, dict[int, int]] = defaultdict(dict)
     for cohort, bucket, users in dialect.retention_rows(query):

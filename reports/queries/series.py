@@ -41,7 +41,7 @@ def by_local_period(dialect: Dialect, where: Fragment, window: Window, period: s
 
 
 def daily_stats(*, app_id, window: Window, event: str | None) -> list[DayStat]:
-    dialect = current()
+    dialect = current(app_id)
     found = by_local_period(dialect, in_window(dialect, app_id, window, event), window, "day")
     return [DayStat(day, *found.get(day, (0, 0))) for day in window.days()]
 
@@ -49,7 +49,7 @@ def daily_stats(*, app_id, window: Window, event: str | None) -> list[DayStat]:
 def timeseries(*, app_id, window: Window, event: str | None, interval: str) -> Series:
     """Buckets start at local midnight (weeks on Monday, months on the 1st) in the window's zone, and
     hours at each local hour in the UTC offset in effect then."""
-    dialect = current()
+    dialect = current(app_id)
     where = in_window(dialect, app_id, window, event)
     if interval == "hour":
         spans = offset_spans(window)

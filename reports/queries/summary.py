@@ -64,7 +64,7 @@ def _summary_counts(dialect: Dialect, where) -> dict[str, dict[str | None, int]]
 
 
 def event_summary(*, app_id, window: Window, event: str | None) -> EventSummary:
-    dialect = current()
+    dialect = current(app_id)
     where = in_window(dialect, app_id, window, event)
     # The whole range as one value: no rows when it holds no events.
     totals = per_value(dialect, where, ("0", []))
@@ -87,7 +87,7 @@ def user_stats(*, app_id, distinct_id: str) -> UserStats | None:
     """The whole history in the app of the person ``distinct_id`` belongs to (persons.identity: all
     the ids identify and alias linked); None when the app has never seen any of them.
     """
-    dialect = current()
+    dialect = current(app_id)
     c = dialect.column
     person = person_of(app_id, distinct_id)
     distinct_ids = distinct_ids_of(app_id, distinct_id)
