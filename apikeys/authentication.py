@@ -119,4 +119,7 @@ class SiteAuthentication(BaseAuthentication):
         if request.method == "OPTIONS":  # DRF's metadata answer: no body to read, nothing to authorise
             return None
         app = request.parser_context["view"].app_from_body(request)
-        return (AnonymousUser(), SiteVisitor(app)) if app is not None else None
+        if app is None:
+            return None
+        request._request.uea_app_id = app.id  # for the request log, which has no key to name it by
+        return AnonymousUser(), SiteVisitor(app)

@@ -30,6 +30,13 @@ def send(api_client):
     return post
 
 
+def test_the_request_log_names_the_app_a_keyless_request_was_for(send, shop, caplog):
+    caplog.set_level("INFO", logger="analytics.request")
+    send({"n": "pageview", "u": "https://shop.example/", "d": "shop.example"})
+    (record,) = [r for r in caplog.records if r.name == "analytics.request"]
+    assert (record.appId, record.keyPrefix) == (str(shop.app.id), None)
+
+
 def test_a_tracker_pageview_is_stored_and_answered_202_ok(send, shop):
     response = send(
         {"n": "pageview", "u": "https://shop.example/pricing?utm_source=ads", "d": "shop.example", "r": None}
