@@ -1,6 +1,17 @@
 import json
 import logging
+import re
 from datetime import UTC, datetime
+
+# A key anywhere in a line (a path, a query string, Django's repr of a request) leaves only its masked
+# prefix (apikeys.keys.mask's `sk_AbCd1234…`): analytics.js and RudderStack JS put keys in URLs, and
+# Django's own error lines carry the URL.
+_KEY = re.compile(r"\b([sp]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
+
+
+def mask_keys(text: str) -> str:
+    return _KEY.sub("\\1…", text)
+
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -19,4 +30,4 @@ class JsonFormatter(logging.Formatter):
         entry.update({key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return mask_keys(json.dumps(entry, default=str))

@@ -9,14 +9,12 @@ from analytics_project.errors import (
     internal_error_response,
     is_database_outage,
 )
+from analytics_project.logging import mask_keys
 
 request_logger = logging.getLogger("analytics.request")
 error_logger = logging.getLogger("analytics.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# analytics.js loads its settings from a URL with the write key in its path: only the masked prefix
-# (apikeys.keys.mask's `sk_AbCd1234…`) reaches the log.
-_KEY_IN_PATH = re.compile(r"\b([sp]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
 
 
 class RequestLogMiddleware:
@@ -34,7 +32,7 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         api_key = getattr(request, "uea_api_key", None)
-        path = _KEY_IN_PATH.sub("\\1…", request.path)
+        path = mask_keys(request.path)  # analytics.js loads its settings from a URL with the key in it
         request_logger.info(
             "%s %s %s",
             request.method,

@@ -1,4 +1,5 @@
 import json
+import logging
 
 from analytics_project.logging import JsonFormatter
 from apikeys.models import App
@@ -56,3 +57,15 @@ def test_a_body_nested_too_deep_to_parse_is_a_400_on_every_json_endpoint(api_cli
         response = client.generic("POST", path, nested, content_type="application/json")
         assert response.status_code == 400, path
         assert response.json()["code"] == "malformed_json", path
+
+
+def test_no_log_line_carries_a_whole_key_whoever_logs_it(registered):
+    """Django's own error lines carry the URL, and analytics.js and RudderStack JS put keys in URLs."""
+    raw = registered.publishable_key.raw
+    record = logging.LogRecord(
+        "django.request", logging.ERROR, __file__, 1, "Service Unavailable: %s", (f"/v1/projects/{raw}/settings",), None
+    )
+    record.request = f"<WSGIRequest: GET '/sourceConfig/?writeKey={raw}'>"
+    line = JsonFormatter().format(record)
+    assert raw not in line
+    assert line.count(registered.publishable_key.api_key.prefix) == 2

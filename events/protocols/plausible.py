@@ -18,6 +18,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import AllowAny
 
+from analytics_project.request_body import has_unstorable_text
 from apikeys.authentication import SiteAuthentication
 from apikeys.models import App
 from apikeys.throttling import SiteIngestRateThrottle
@@ -128,7 +129,7 @@ def _revenue(body: dict) -> dict:
 
 
 def _engagement_value(value, *, ceiling: int) -> int | None:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:  # not "²"
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
@@ -149,6 +150,8 @@ def to_native(body) -> dict:
     Plausible's field name (event_name, url, domain, props, request) and message."""
     if not isinstance(body, dict):
         raise exceptions.ValidationError({"request": ["Unable to parse request body as json"]})
+    if has_unstorable_text(body):  # a lone surrogate or NUL: no URL, domain or prop can hold one
+        raise exceptions.ValidationError({"request": ["The body holds a NUL or a lone surrogate (not valid Unicode)"]})
     url = _url(body)
     name = _name(body)
     domains(body, url)  # the app was found by them already; a request without one is still refused
@@ -230,6 +233,8 @@ class PlausibleEventViewSet(viewsets.ViewSet):
             candidates = domains(body, _first(body, "u", "url")) if isinstance(body, dict) else []
         except exceptions.ValidationError:
             return None  # the view answers it, with the event's other errors
+        if has_unstorable_text(candidates):  # no site domain holds one; the database could not compare it
+            return None
         apps = {app.site_domain: app for app in App.objects.filter(site_domain__in=candidates[:10])}
         return next((apps[domain] for domain in candidates if domain in apps), None)
 

@@ -18,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from analytics_project.request_body import has_unstorable_text
 from apikeys.authentication import SiteAuthentication
 from apikeys.models import App
 from apikeys.throttling import SiteIngestRateThrottle
@@ -73,6 +74,8 @@ def _payload(body) -> dict:
             raise EventRejected("field_too_long", f"`payload.{field}` may be at most {_LIMITS[field]} characters.")
     if payload.get("data") is not None and not isinstance(payload["data"], dict):
         raise EventRejected("invalid_field", "`payload.data` must be an object.")
+    if has_unstorable_text(payload):  # a lone surrogate or NUL: nothing can hash, parse or store it
+        raise EventRejected("invalid_text", "`payload` holds a NUL or a lone surrogate (not valid Unicode).")
     timestamp = payload.get("timestamp")
     if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)):
         raise EventRejected("invalid_field", "`payload.timestamp` must be whole seconds since the epoch.")

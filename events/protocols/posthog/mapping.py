@@ -64,7 +64,8 @@ def _id(value) -> str | None:
 
 def instant(value):
     """PostHog's send times: ISO 8601, or digits of epoch seconds or milliseconds (posthog-js's ``?_=``)."""
-    if isinstance(value, str) and value.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses. 16 digits reach year 2286 in ms.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
         return int(value) * (1 if len(value) > 11 else 1000)
     return value
 
