@@ -13,26 +13,31 @@ buffered one), so a replayed event links nothing new and every store sees the sa
   other to it; properties the kept person lacks come from the other.
 - Linking is retroactive: reports resolve ids when they run, so events already stored under A count as
   U's person from then on, in every report, on both stores.
-- Traits: an identify event's metadata (keys not starting with ``$``) and ``metadata["$set"]`` on any
-  event overwrite the person's properties; ``metadata["$set_once"]`` only fills what is missing. An
+- Traits: an identify event's metadata (PostHog's ``$os`` and the like included) and ``metadata["$set"]``
+  on any event overwrite the person's properties; ``metadata["$set_once"]`` only fills what is missing. An
   event's traits go to the person of its distinct id, created for the id if it has none.
 """
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
+from analytics_project.errors import is_database_outage
 from events.store import COLUMNS
 from persons.models import Person, PersonDistinctId
 
+logger = logging.getLogger(__name__)
 IDENTIFY, ALIAS = "identify", "alias"
-_APP, _NAME, _DISTINCT, _USER, _ANONYMOUS, _METADATA = (
-    COLUMNS.index(column) for column in ("app_id", "name", "distinct_id", "user_id", "anonymous_id", "metadata")
+_APP, _EVENT, _NAME, _DISTINCT, _USER, _ANONYMOUS, _METADATA = (
+    COLUMNS.index(column)
+    for column in ("app_id", "event_id", "name", "distinct_id", "user_id", "anonymous_id", "metadata")
 )
+MAX_ID = 200  # PersonDistinctId.distinct_id, as every id column of an event
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Change:
     """What one event asks of the persons: ids to link, and properties to set."""
 
     app_id: Any
+    event_id: Any  # of the event that asks: a retried event must not set its old traits again
     distinct_id: str
     link: tuple[str, str] | None = None  # (user id, the other id)
     merges_identified: bool = False
@@ -64,30 +70,37 @@ def change_for(row: Sequence) -> Change | None:
     metadata = _object(json.loads(metadata_json)) if metadata_json else {}
     change = Change(
         app_id=row[_APP],
+        event_id=row[_EVENT],
         distinct_id=row[_DISTINCT],
         set=dict(_object(metadata.get("$set"))),
         set_once=dict(_object(metadata.get("$set_once"))),
     )
     user_id = row[_USER] or ""
     if name == IDENTIFY:
-        change.set = {**{key: value for key, value in metadata.items() if not key.startswith("$")}, **change.set}
+        traits = {key: value for key, value in metadata.items() if key not in ("$set", "$set_once")}
+        change.set = {**traits, **change.set}
         if user_id and row[_ANONYMOUS] and row[_ANONYMOUS] != user_id:
             change.link = (user_id, row[_ANONYMOUS])
     elif name == ALIAS:
         previous = metadata.get("previousId")
         previous = str(previous) if isinstance(previous, str | int) and not isinstance(previous, bool) else ""
-        if user_id and previous and previous != user_id:
+        if user_id and previous and previous != user_id and len(previous) <= MAX_ID:
             change.link, change.merges_identified = (user_id, previous), True
     if change.link is None and not change.set and not change.set_once:
         return None
     return change
 
 
-def record(rows: Iterable[Sequence]) -> list[PersonDistinctId]:
-    """Apply the changes the stored rows ask for, in order; the id mappings they touched, as now stored
-    (for ClickHouse's copy, persons.mirror)."""
+def changes_in(rows: Iterable[Sequence]) -> list[Change]:
+    return [change for change in map(change_for, rows) if change is not None]
+
+
+def record(changes: Iterable[Change]) -> list[PersonDistinctId]:
+    """Apply the changes, in order, each in a transaction of its own; the id mappings they touched, as
+    now stored (for ClickHouse's copy, persons.mirror). A change the database refuses is logged and
+    skipped, so it costs no other event (of any app) its link; an outage raises."""
     touched: dict[tuple[str, str], None] = {}
-    for change in filter(None, map(change_for, rows)):
+    for change in changes:
         for attempt in range(2):
             try:
                 with transaction.atomic():
@@ -96,6 +109,11 @@ def record(rows: Iterable[Sequence]) -> list[PersonDistinctId]:
             except IntegrityError:  # another worker created the same id or person first: read it now
                 if attempt:
                     raise
+            except DatabaseError as exc:
+                if is_database_outage(exc):
+                    raise
+                logger.warning("persons: event %s changed nothing: %s", change.event_id, exc.__class__.__name__)
+                break
     if not touched:
         return []
     found = []

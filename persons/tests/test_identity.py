@@ -103,9 +103,26 @@ def test_set_once_fills_only_what_is_missing_and_set_overwrites(send, registered
     assert Person.objects.get(app=registered.app).properties == {"plan": "pro", "c": 1}
 
 
-def test_identify_traits_leave_out_dollar_keys(send, registered):
-    send(identify("u1", "anon-1", email="a@b.example", **{"$lib": "web"}))
-    assert Person.objects.get(app=registered.app).properties == {"email": "a@b.example"}
+def test_identify_traits_keep_dollar_keys_and_apply_set_once(send, registered):
+    send(identify("u1", "anon-1", email="a@b.example", **{"$os": "Mac OS X", "$set_once": {"first": "ad"}}))
+    assert Person.objects.get(app=registered.app).properties == {
+        "email": "a@b.example",
+        "$os": "Mac OS X",
+        "first": "ad",
+    }
+
+
+def test_a_retried_event_does_not_set_its_old_traits_over_newer_ones(send, registered):
+    old = {"eventId": str(uuid.uuid4()), "event": "upgrade", "userId": "u1", "metadata": {"$set": {"plan": "free"}}}
+    send(old)
+    send({"event": "upgrade", "userId": "u1", "metadata": {"$set": {"plan": "pro"}}})
+    assert send(old)["duplicates"] == 1  # an SDK retrying a request whose answer it lost
+    assert Person.objects.get(app=registered.app).properties == {"plan": "pro"}
+
+
+def test_an_alias_the_database_cannot_hold_costs_the_other_events_nothing(send, registered):
+    send(alias("u1", "p" * 201), identify("u2", "anon-2"))
+    assert persons(registered.app) == {"u2": {"u2", "anon-2"}}
 
 
 def test_a_replayed_identify_changes_nothing(send, registered):

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
+from django.db.models import F, Q
 
 from apikeys.management.commands._helpers import find_app
 from clickhouse_store.client import ClickHouseStoreError, client
 from events.models import Event
 from events.store import COLUMNS
+from persons import mirror
 from persons.identity import ALIAS, IDENTIFY
+from persons.models import PersonDistinctId
 from persons.services import persons_record
 
 BATCH = 1000
@@ -48,6 +50,21 @@ def _clickhouse_rows(app) -> Iterator[tuple]:
         yield _row(values)
 
 
+def _supersede_clickhouse_copy(app) -> None:
+    """Rebuilt mappings may start again at version 1, below what ClickHouse's copy still holds from
+    before they were lost: raise them past its highest version and copy them all, so argMax picks them."""
+    store = client()
+    only_app = " WHERE app_id = %(app)s" if app is not None else ""
+    ((highest,),) = store.execute(
+        f"SELECT max(version) FROM {store.database}.person_ids{only_app}",  # noqa: S608 (identifiers, placeholders)
+        {"app": app.id} if app is not None else None,
+    )
+    mappings = PersonDistinctId.objects.filter(app=app) if app is not None else PersonDistinctId.objects.all()
+    if highest:
+        mappings.update(version=F("version") + highest)
+    mirror.write(mappings.iterator(chunk_size=10_000))
+
+
 class Command(BaseCommand):
     help = "Link ids and set person properties from the identify, alias and $set events already stored."
 
@@ -63,9 +80,11 @@ class Command(BaseCommand):
             for row in rows:
                 batch.append(row)
                 if len(batch) == BATCH:
-                    persons_record(batch, clickhouse=on_clickhouse)
+                    persons_record(batch, clickhouse=on_clickhouse, replaying=True)
                     seen, batch = seen + len(batch), []
-            persons_record(batch, clickhouse=on_clickhouse)
+            persons_record(batch, clickhouse=on_clickhouse, replaying=True)
+            if on_clickhouse:
+                _supersede_clickhouse_copy(target)
         except ClickHouseStoreError as exc:
             raise CommandError(f"ClickHouse: {exc}") from exc
         self.stdout.write(f"read {seen + len(batch):,} identify, alias and $set events; persons recorded")
