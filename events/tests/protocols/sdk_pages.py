@@ -99,3 +99,16 @@ def assert_identify_page_and_track_arrived(shop, site, page) -> None:
     assert report(secret, "top-pages", event="pageview") == [{"value": "/pricing", "count": 1, "uniqueUsers": 1}]
     revenue = report(secret, "breakdown", by="metadata.revenue", event="Order Completed")
     assert revenue["values"] == [{"value": "42.5", "count": 1, "uniqueUsers": 1}]
+
+
+def open_pricing_page(page, site, server, sdk_file, boot: str) -> BrowserLog:
+    """Open the shop's pricing page, which loads the SDK (``sdk_file``) from the shop and runs ``boot``,
+    reached by a link from another site (so it has a referrer); returns what the browser saw."""
+    site.pages[SDK_PATH] = sdk_file.read_text()
+    site.pages["/pricing"] = shop_page(title="Pricing", boot=boot)
+    site.pages["/mail.html"] = f'<!doctype html>{NO_FAVICON}<a id="go" href="{landing_url(site)}">Plans</a>'
+    log = BrowserLog(server.url).watch(page)
+    page.goto(site.url("/mail.html", host="127.0.0.1"))
+    page.click("#go")
+    page.wait_for_url(landing_url(site))
+    return log

@@ -12,14 +12,11 @@ from apikeys.keys import KeyKind, generate
 from apikeys.services import app_register
 from events.models import Event
 from events.tests.protocols.sdk_pages import (
-    NO_FAVICON,
-    SDK_PATH,
     BrowserLog,
     assert_identify_page_and_track_arrived,
     js,
-    landing_url,
+    open_pricing_page,
     shop_for,
-    shop_page,
 )
 from events.tests.sites import stored_events
 
@@ -189,19 +186,12 @@ def open_shop(page, site, server, sdk_modules):
     from the shop and pointed at this server for its data plane and its configuration."""
 
     def open_page(raw_key: str, options: dict | None = None) -> BrowserLog:
-        site.pages[SDK_PATH] = (sdk_modules / RUDDERSTACK_JS).read_text()
         options = {"configUrl": server.url, **(options or {})}
         boot = (
             "window.rudderanalytics = new rudderanalytics.RudderAnalytics();"
             f"rudderanalytics.load({js(raw_key)}, {js(server.url)}, {js(options)});"
         )
-        site.pages["/pricing"] = shop_page(title="Pricing", boot=boot)
-        site.pages["/mail.html"] = f'<!doctype html>{NO_FAVICON}<a id="go" href="{landing_url(site)}">Plans</a>'
-        log = BrowserLog(server.url).watch(page)
-        page.goto(site.url("/mail.html", host="127.0.0.1"))
-        page.click("#go")
-        page.wait_for_url(landing_url(site))
-        return log
+        return open_pricing_page(page, site, server, sdk_modules / RUDDERSTACK_JS, boot)
 
     return open_page
 

@@ -13,14 +13,11 @@ from apikeys.keys import KeyKind, generate
 from apikeys.services import api_key_revoke, app_register
 from events.models import Event
 from events.tests.protocols.sdk_pages import (
-    NO_FAVICON,
-    SDK_PATH,
     BrowserLog,
     assert_identify_page_and_track_arrived,
     js,
-    landing_url,
+    open_pricing_page,
     shop_for,
-    shop_page,
 )
 from events.tests.sites import stored_events
 
@@ -220,16 +217,9 @@ def open_shop(page, site, server, sdk_modules):
     from the shop and pointed at this server; returns what the browser saw."""
 
     def open_page(raw_key: str, options: dict | None = None) -> BrowserLog:
-        site.pages[SDK_PATH] = (sdk_modules / ANALYTICS_NEXT).read_text()
         settings = {"writeKey": raw_key, "cdnURL": server.url}
         boot = f"window.analytics = AnalyticsNext.AnalyticsBrowser.load({js(settings)}, {js(options or {})});"
-        site.pages["/pricing"] = shop_page(title="Pricing", boot=boot)
-        site.pages["/mail.html"] = f'<!doctype html>{NO_FAVICON}<a id="go" href="{landing_url(site)}">Plans</a>'
-        log = BrowserLog(server.url).watch(page)
-        page.goto(site.url("/mail.html", host="127.0.0.1"))
-        page.click("#go")
-        page.wait_for_url(landing_url(site))
-        return log
+        return open_pricing_page(page, site, server, sdk_modules / ANALYTICS_NEXT, boot)
 
     return open_page
 
