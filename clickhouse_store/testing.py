@@ -20,7 +20,7 @@ from clickhouse_store.client import Client, connect, reset
 from clickhouse_store.cluster import shard_client, shards
 
 ENGINES = ("server", "chdb")
-TABLES = ("events", "event_ids", "person_ids")
+TABLES = ("events", "event_ids", "person_ids", "person_properties")
 
 
 def server_test_url(url: str) -> str:

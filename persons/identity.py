@@ -119,22 +119,29 @@ def record(changes: Iterable[Change]) -> list[PersonDistinctId]:
     found = []
     for app_id in {app_id for app_id, _ in touched}:
         ids = [distinct_id for app, distinct_id in touched if app == app_id]
-        found += PersonDistinctId.objects.filter(app_id=app_id, distinct_id__in=ids)
+        found += PersonDistinctId.objects.filter(app_id=app_id, distinct_id__in=ids).select_related("person")
     return found
 
 
 def _apply(change: Change) -> list[tuple[str, str]]:
-    """One change in the caller's transaction; the (app, distinct id) pairs whose mapping it wrote."""
+    """One change in the caller's transaction; the (app, distinct id) pairs whose mapping or person it
+    wrote."""
     touched = []
     if change.link:
         touched += _link(change.app_id, *change.link, merges_identified=change.merges_identified)
     if change.set or change.set_once:
-        person, created = _person_of(change.app_id, change.distinct_id)
-        if created:
-            touched.append((str(change.app_id), change.distinct_id))
-        person.properties = {**change.set_once, **person.properties, **change.set}
-        person.save(update_fields=["properties", "updated_at"])
+        person, _created = _person_of(change.app_id, change.distinct_id)
+        touched.append((str(change.app_id), change.distinct_id))  # its person's properties, at least
+        _set_properties(person, {**change.set_once, **person.properties, **change.set})
     return touched
+
+
+def _set_properties(person: Person, properties: dict, also: list[str] | None = None) -> None:
+    changed = properties != person.properties
+    person.properties = properties
+    if changed:
+        person.properties_version += 1
+    person.save(update_fields=["properties", "properties_version", "updated_at", *(also or [])])
 
 
 def _mappings(app_id, distinct_ids: list[str]) -> dict[str, PersonDistinctId]:
@@ -185,8 +192,7 @@ def _merge(kept: Person, merged: Person) -> list[str]:
     moving = PersonDistinctId.objects.select_for_update().filter(person=merged)
     moved = list(moving.values_list("distinct_id", flat=True))
     moving.update(person=kept, person_key=kept.key, version=F("version") + 1)
-    kept.properties = {**merged.properties, **kept.properties}
     kept.is_identified = True
-    kept.save(update_fields=["properties", "is_identified", "updated_at"])
+    _set_properties(kept, {**merged.properties, **kept.properties}, also=["is_identified"])
     merged.delete()
     return moved

@@ -13,6 +13,8 @@ class Person(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="persons", db_index=False)
     key = models.CharField(max_length=200, help_text="One of the person's distinct ids: what reports count.")
     properties = models.JSONField(default=dict, blank=True, help_text="Traits from identify and $set.")
+    # Raised each time the properties change: ClickHouse's copy (person_properties) keeps the highest.
+    properties_version = models.PositiveBigIntegerField(default=0)
     is_identified = models.BooleanField(
         default=False, help_text="A user id (not only anonymous ids) belongs to this person."
     )

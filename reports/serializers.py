@@ -133,8 +133,8 @@ class TimeseriesQuery(ReportQuery):
 
 
 _PROPERTY_HELP = (
-    f"{', '.join(f'`{name}`' for name in PROPERTIES)}, or `metadata.<key>` for a top-level metadata key "
-    f"({METADATA_KEY_RULE})."
+    f"{', '.join(f'`{name}`' for name in PROPERTIES)}, `metadata.<key>` for a top-level metadata key, or "
+    f"`person.<key>` for a property of the event's person ({METADATA_KEY_RULE})."
 )
 
 

@@ -144,6 +144,11 @@ class Dialect:
             f"FROM {self.table} e WHERE {where} GROUP BY e.{c('app')}, e.{c('distinct_id')}{grouped})"
         )
 
+    def person_property(self, key: str) -> Fragment:
+        """A property of the person of event ``e`` as text (as metadata_text spells a metadata value);
+        null or '' when the person has none."""
+        raise NotImplementedError
+
     def of_person(self, app_id, distinct_ids: Sequence[str]) -> Fragment:
         """``FROM`` the events of one person, as ``e``: those of any of its ids (persons.selectors)."""
         placeholders = ", ".join(["%s"] * len(distinct_ids))

@@ -45,6 +45,7 @@ class ClickHouse(Dialect):
 
     def __init__(self, store: Client) -> None:
         self.store = store
+        self.reads_person_properties = False
         self.table = f"`{store.database}`.events"
 
     @classmethod
@@ -106,12 +107,25 @@ class ClickHouse(Dialect):
         # away yet. GLOBAL: with a Distributed events table they are read once and sent to every shard.
         if self.app_id is None:
             raise ValueError("a report that counts persons needs the dialect of its app: current(app_id)")
+        app = f"app_id = toUUID('{self.to_uuid(self.app_id)}')"
         mappings = (
             "SELECT distinct_id, argMax(person_key, version) AS person_key "  # noqa: S608 (identifiers, a UUID)
-            f"FROM `{self.store.database}`.person_ids WHERE app_id = toUUID('{self.to_uuid(self.app_id)}') "
-            "GROUP BY distinct_id"
+            f"FROM `{self.store.database}`.person_ids WHERE {app} GROUP BY distinct_id"
         )
+        if self.reads_person_properties:
+            # Each mapping with its person's properties: a join of its own, as 18.16 allows one a SELECT.
+            properties = (
+                "SELECT person_key, argMax(property_keys, version) AS person_property_keys, "  # noqa: S608 (identifiers, a UUID)
+                "argMax(property_values, version) AS person_property_values "
+                f"FROM `{self.store.database}`.person_properties WHERE {app} GROUP BY person_key"
+            )
+            mappings = f"SELECT * FROM ({mappings}) AS ids ANY LEFT JOIN ({properties}) AS traits USING (person_key)"  # noqa: S608
         return f"{source} {alias} GLOBAL ANY LEFT JOIN ({mappings}) AS pd USING (distinct_id)"
+
+    def person_property(self, key: str) -> Fragment:
+        # The statement this goes into joins the persons' properties too (join_persons).
+        self.reads_person_properties = True
+        return "person_property_values[indexOf(person_property_keys, %s)]", [key]
 
     def person(self, alias: str = "e") -> str:
         # An id with no mapping joins the default, an empty key.

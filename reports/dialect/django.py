@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from events.models import Event
-from persons.models import PersonDistinctId
+from persons.models import Person, PersonDistinctId
 from reports.dialect.base import Fragment
 from reports.dialect.standard import StandardSQL
 
@@ -30,6 +30,24 @@ class DjangoDatabase(StandardSQL):
 
     def person(self, alias: str = "e") -> str:
         return f"COALESCE(pd.{self.linked_key}, {alias}.{self.column('distinct_id')})"
+
+    def person_property(self, key: str) -> Fragment:
+        # A correlated lookup: the person of the event's id, then its properties' key.
+        quote, c = connection.ops.quote_name, self.column
+        text, params = self.json_text(f"pp.{quote('properties')}", key)
+        return (
+            f"(SELECT {text} FROM {self.linked} pd2 JOIN {quote(Person._meta.db_table)} pp "  # noqa: S608 (identifiers, placeholders)
+            f"ON pp.{quote('id')} = pd2.{quote('person_id')} "
+            f"WHERE pd2.{self.linked_app} = e.{c('app')} AND pd2.{self.linked_id} = e.{c('distinct_id')})",
+            params,
+        )
+
+    def metadata_text(self, alias: str, key: str) -> Fragment:
+        return self.json_text(f"{alias}.{self.column('metadata')}", key)
+
+    def json_text(self, column: str, key: str) -> Fragment:
+        """A JSON object column's top-level ``key`` as text, as metadata_text describes."""
+        raise NotImplementedError
 
     def ids_of_persons(self, persons: str) -> str:
         # Each person's own key (an id never linked is a person of its own), and the ids linked to it.
@@ -92,8 +110,8 @@ class PostgreSQL(DjangoDatabase):
     def contains(self, expr: str) -> str:
         return f"strpos({expr}, %s) > 0"
 
-    def metadata_text(self, alias: str, key: str) -> Fragment:
-        return f"({alias}.{self.column('metadata')} ->> %s)", [key]
+    def json_text(self, column: str, key: str) -> Fragment:
+        return f"({column} ->> %s)", [key]
 
     def text_order(self, expr: str) -> str:
         return f'{expr} COLLATE "C"'
@@ -150,8 +168,7 @@ class SQLite(DjangoDatabase):
     def contains(self, expr: str) -> str:
         return f"instr({expr}, %s) > 0"
 
-    def metadata_text(self, alias: str, key: str) -> Fragment:
-        column = f"{alias}.{self.column('metadata')}"
+    def json_text(self, column: str, key: str) -> Fragment:
         path = "$." + json.dumps(key)
         # json_extract turns true/false into 1/0; spelled out to match PostgreSQL's ->>.
         return (

@@ -10,7 +10,7 @@ from typing import Any
 
 from reports.dialect import Dialect, Fragment
 from reports.params import Window
-from reports.properties import PROPERTIES, metadata_key
+from reports.properties import PROPERTIES, metadata_key, person_key
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,13 @@ def in_window(dialect: Dialect, app_id, window: Window, event: str | None = None
 
 
 def property_value(dialect: Dialect, name: str, alias: str = "e") -> Fragment:
-    """A property (a canonical name from reports.properties) as text; a missing metadata key is null."""
+    """A property (a canonical name from reports.properties) as text; a missing metadata key or person
+    property is null (or '')."""
     key = metadata_key(name)
     if key is not None:
         return dialect.metadata_text(alias, key)
+    if (key := person_key(name)) is not None:
+        return dialect.person_property(key)
     return f"{alias}.{dialect.column(PROPERTIES[name])}", []
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from reports.dialect import Dialect, Fragment, current
 from reports.params import Window
-from reports.properties import PROPERTIES, canonical, metadata_key
+from reports.properties import PROPERTIES, canonical, metadata_key, person_key
 from reports.queries.base import in_window, ratio
 
 MIN_STEPS, MAX_STEPS = 2, 10
@@ -63,6 +63,9 @@ def _property_text(dialect: Dialect, name: str) -> Fragment:
     key = metadata_key(name)
     if key is not None:
         sql, params = dialect.metadata_text("e", key)
+        return f"COALESCE({sql}, '')", params
+    if (key := person_key(name)) is not None:
+        sql, params = dialect.person_property(key)
         return f"COALESCE({sql}, '')", params
     return f"e.{dialect.column(PROPERTIES[name])}", []
 

@@ -9,7 +9,7 @@ from clickhouse_store import rows, testing
 from clickhouse_store.client import Client
 from events.models import Event
 from persons import mirror
-from persons.models import PersonDistinctId
+from persons.models import Person, PersonDistinctId
 from reports.dialect.clickhouse import ClickHouse
 
 COPY_CHUNK = 5000
@@ -25,11 +25,12 @@ class Mirror:
         signature = (
             Event.objects.aggregate(count=Count("id"), top=Max("id"), total=Sum("id")),
             PersonDistinctId.objects.aggregate(count=Count("id"), versions=Sum("version"), keys=Max("person_key")),
+            Person.objects.aggregate(count=Count("id"), versions=Sum("properties_version")),
         )
         if signature == self.copied:
             return
         testing.empty(self.store)
-        mirror.write(PersonDistinctId.objects.all(), client=self.store)
+        mirror.write(PersonDistinctId.objects.select_related("person"), client=self.store)
         batch = []
         for event in Event.objects.order_by("id").iterator(chunk_size=COPY_CHUNK):
             batch.append(rows.from_event(event, seq=event.id))

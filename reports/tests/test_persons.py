@@ -21,6 +21,7 @@ class Sent:
     anonymous_id: str | None
     moment: datetime
     previous_id: str | None = None
+    traits: tuple = ()  # an identify's, as (key, value) pairs
 
     @property
     def distinct(self) -> str:
@@ -34,6 +35,8 @@ class Sent:
             body["anonymousId"] = self.anonymous_id
         if self.previous_id:
             body["metadata"] = {"previousId": self.previous_id}
+        if self.traits:
+            body["metadata"] = dict(self.traits)
         return body
 
 
@@ -43,6 +46,7 @@ class People:
     def __init__(self):
         self.owner: dict[str, int] = {}
         self.identified: set[int] = set()
+        self.properties: dict[int, dict] = defaultdict(dict)
         self.made = 0
 
     def _new(self) -> int:
@@ -65,6 +69,14 @@ class People:
                 if owner == theirs:
                     self.owner[distinct] = mine
             self.identified.add(mine)
+            self.properties[mine] = {**self.properties.pop(theirs, {}), **self.properties[mine]}
+
+    def set(self, distinct: str, traits: dict) -> None:
+        self.properties[self.owner[distinct]].update(traits)
+
+    def property(self, distinct: str, key: str):
+        person = self.owner.get(distinct)
+        return None if person is None else self.properties[person].get(key)
 
     def of(self, distinct: str):
         return self.owner.get(distinct, distinct)
@@ -91,7 +103,8 @@ def histories(seed: int) -> list[Sent]:
             legacy = f"legacy-{visitor}"
             sent.append(Sent("pageview", legacy, None, later()))
             sent.append(Sent("identify", legacy, anon, later()))
-        sent.append(Sent("identify", user, anon, later()))
+        plan = (("plan", chance.choice(["pro", "free"])),) if chance.random() < 0.8 else ()
+        sent.append(Sent("identify", user, anon, later(), traits=plan))
         sent.append(Sent("signup", user, anon, later()))
         for _ in range(chance.randint(0, 2)):
             sent.append(Sent("pageview", user, anon, later(600)))
@@ -101,7 +114,7 @@ def histories(seed: int) -> list[Sent]:
             sent.append(Sent("identify", user, phone, later()))
         elif story == "shared device":  # someone else signs in on this browser afterwards
             other = f"friend-{visitor}"
-            sent.append(Sent("identify", other, anon, later(300)))
+            sent.append(Sent("identify", other, anon, later(300), traits=(("plan", "team"),)))
             sent.append(Sent("pageview", other, anon, later()))
         elif story == "aliased":
             sent.append(Sent("alias", user, None, later(), previous_id=f"legacy-{visitor}"))
@@ -113,6 +126,8 @@ def people_after(sent: list[Sent]) -> People:
     for event in sorted(sent, key=lambda event: event.moment):
         if event.name == "identify" and event.anonymous_id and event.user_id != event.anonymous_id:
             people.link(event.user_id, event.anonymous_id, merges=False)
+            if event.traits:
+                people.set(event.user_id, dict(event.traits))
         elif event.name == "alias":
             people.link(event.user_id, event.previous_id, merges=True)
     return people
@@ -186,3 +201,41 @@ def test_user_stats_and_the_journey_cover_every_id_of_the_person(generated, regi
         assert sorted(stats["distinctIds"]) == ids
         journey = report(registered, f"users/{user}/journey", limit=500).json()
         assert sum(len(session["events"]) for session in journey["sessions"]) == len(mine)
+
+
+def test_a_breakdown_by_a_person_property_counts_events_and_persons_by_their_traits(generated, registered, report):
+    sent, people = generated
+    expected: dict = defaultdict(lambda: [0, set()])
+    for event in sent:
+        figures = expected[people.property(event.distinct, "plan")]
+        figures[0] += 1
+        figures[1].add(people.of(event.distinct))
+    body = report(registered, "breakdown", by="person.plan", **RANGE).json()
+    assert body["by"] == "person.plan"
+    assert {value["value"]: (value["count"], value["uniqueUsers"]) for value in body["values"]} == {
+        plan: (count, len(persons)) for plan, (count, persons) in expected.items()
+    }
+    assert {"pro", "free", "team", None} == {value["value"] for value in body["values"]}
+
+
+def test_a_funnel_step_can_filter_on_a_person_property(generated, registered, client_for):
+    sent, people = generated
+    entered: dict = {}
+    for event in sorted(sent, key=lambda event: event.moment):
+        if event.name == "pageview":
+            entered.setdefault(people.of(event.distinct), event.moment)
+    pro = {
+        people.of(event.distinct)
+        for event in sent
+        if event.name == "signup"
+        and people.property(event.distinct, "plan") == "pro"
+        and entered.get(people.of(event.distinct), event.moment) < event.moment
+    }
+    steps = [{"event": "pageview"}, {"event": "signup", "filters": [{"property": "person.plan", "value": "pro"}]}]
+    body = (
+        client_for(registered.secret_key.raw)
+        .post("/api/analytics/funnels", {"steps": steps, **RANGE}, format="json")
+        .json()
+    )
+    assert [step["count"] for step in body["steps"]] == [len(entered), len(pro)]
+    assert 0 < len(pro) < len(entered)

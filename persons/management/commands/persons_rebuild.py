@@ -62,7 +62,7 @@ def _supersede_clickhouse_copy(app) -> None:
     mappings = PersonDistinctId.objects.filter(app=app) if app is not None else PersonDistinctId.objects.all()
     if highest:
         mappings.update(version=F("version") + highest)
-    mirror.write(mappings.iterator(chunk_size=10_000))
+    mirror.write(mappings.select_related("person").iterator(chunk_size=10_000))
 
 
 class Command(BaseCommand):
