@@ -454,49 +454,6 @@ class TestOrigins:
     def test_an_app_without_domains_accepts_any_origin(self, collect, registered):
         assert collect(make_event(), HTTP_ORIGIN="https://anywhere.example").status_code == 201
 
-    def test_the_cors_preflight_is_answered_without_a_key(self, api_client, db):
-        response = api_client.options(
-            COLLECT,
-            HTTP_ORIGIN="https://shop.example",
-            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, x-api-key",
-        )
-        assert response.status_code == 204
-        assert response["Access-Control-Allow-Origin"] == "https://shop.example"
-        assert response["Access-Control-Allow-Headers"] == "content-type, x-api-key"
-        assert "POST" in response["Access-Control-Allow-Methods"]
-
-    @pytest.mark.parametrize(
-        ("path", "headers"),
-        [
-            ("/v1/t", "content-type, x-retry-count"),  # Segment analytics.js retrying
-            ("/v1/batch", "anonymousid, sentat, rsa-retry-attempt"),  # RudderStack JS
-            ("/sourceConfig/", "authorization"),
-            ("/e/", "content-type"),  # posthog-js
-            ("/api/send", "content-type, x-umami-cache"),
-            ("/api/event", "content-type"),  # Plausible
-        ],
-    )
-    def test_every_sdks_preflight_gets_the_headers_it_asks_for(self, api_client, db, path, headers):
-        response = api_client.options(
-            path,
-            HTTP_ORIGIN="https://shop.example",
-            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-            HTTP_ACCESS_CONTROL_REQUEST_HEADERS=headers,
-        )
-        assert response.status_code == 204
-        assert response["Access-Control-Allow-Origin"] == "https://shop.example"
-        assert response["Access-Control-Allow-Headers"] == headers
-
-    def test_a_preflight_elsewhere_is_not_answered_for_ingestion(self, api_client, db):
-        response = api_client.options(
-            "/api/analytics/event-summary",
-            HTTP_ORIGIN="https://shop.example",
-            HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
-            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
-        )
-        assert "Access-Control-Allow-Origin" not in response
-
 
 def test_events_land_only_in_the_keys_app(collect, registered, other_app):
     collect({"events": [make_event() for _ in range(3)]}, key=other_app.publishable_key.raw)

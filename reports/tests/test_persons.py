@@ -133,6 +133,15 @@ def people_after(sent: list[Sent]) -> People:
     return people
 
 
+def first_page_views(sent: list[Sent], people: People) -> dict:
+    """Each person's first page view, when a funnel from page views enters them."""
+    entered: dict = {}
+    for event in sorted(sent, key=lambda event: event.moment):
+        if event.name == "pageview":
+            entered.setdefault(people.of(event.distinct), event.moment)
+    return entered
+
+
 @pytest.fixture
 def generated(registered, send):
     sent = histories(seed=4)
@@ -165,10 +174,7 @@ def test_unique_users_per_day_and_in_all_count_persons(generated, registered, re
 
 def test_a_funnel_from_an_anonymous_page_view_to_an_identified_signup_converts(generated, registered, client_for):
     sent, people = generated
-    entered: dict = {}
-    for event in sorted(sent, key=lambda event: event.moment):
-        if event.name == "pageview":
-            entered.setdefault(people.of(event.distinct), event.moment)
+    entered = first_page_views(sent, people)
     converted = {
         people.of(event.distinct)
         for event in sent
@@ -220,10 +226,7 @@ def test_a_breakdown_by_a_person_property_counts_events_and_persons_by_their_tra
 
 def test_a_funnel_step_can_filter_on_a_person_property(generated, registered, client_for):
     sent, people = generated
-    entered: dict = {}
-    for event in sorted(sent, key=lambda event: event.moment):
-        if event.name == "pageview":
-            entered.setdefault(people.of(event.distinct), event.moment)
+    entered = first_page_views(sent, people)
     pro = {
         people.of(event.distinct)
         for event in sent
