@@ -31,10 +31,22 @@ test: venv chromium sdk
 
 # The JavaScript SDKs the suite drives, at the versions sdk_tests/package-lock.json pins. Without npm,
 # one line, and pytest skips those tests (under CI=true they fail instead).
+# Umami publishes its tracker only inside the whole application's package (`umami` on npm), whose
+# dependencies (Next.js, Prisma, ...) the suite has no use for: its tarball is fetched alone, checked
+# against the integrity pinned here, and only the tracker's source is kept.
 SDK_INSTALLED := sdk_tests/node_modules/.package-lock.json
-$(SDK_INSTALLED): sdk_tests/package-lock.json
+UMAMI_PACKAGE := umami@2.10.0
+UMAMI_INTEGRITY := sha512-+lmrnV0751R6U2rkIgVAlE1nWI7yZawlMlJDguW9tlFacCKhnGeCyc7tCMIhNNYIiGIQy4DEX5IzJhm4b3+dPA==
+UMAMI_TRACKER := sdk_tests/node_modules/.umami-tracker/index.js
+$(SDK_INSTALLED): sdk_tests/package-lock.json Makefile
 	@if command -v npm >/dev/null; then \
-		npm ci --prefix sdk_tests --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+		npm ci --prefix sdk_tests --no-audit --no-fund --ignore-scripts --loglevel=error \
+		&& mkdir -p $(dir $(UMAMI_TRACKER)) \
+		&& npm pack $(UMAMI_PACKAGE) --pack-destination $(dir $(UMAMI_TRACKER)) --silent --loglevel=error >/dev/null \
+		&& tarball=$$(ls $(dir $(UMAMI_TRACKER))umami-*.tgz) \
+		&& test "sha512-$$(openssl dgst -sha512 -binary "$$tarball" | base64 -w0)" = "$(UMAMI_INTEGRITY)" \
+		&& tar -xzOf "$$tarball" package/src/tracker/index.js > $(UMAMI_TRACKER) && rm "$$tarball" \
+		&& touch $@; \
 	else \
 		echo "No npm (Node 20): pytest will skip the JavaScript SDK tests (fail them under CI)"; \
 	fi

@@ -1,17 +1,17 @@
-"""Umami's clients against the live server: its Node client (@umami/node, pinned in sdk_tests/), and a page in
-Chromium sending what Umami's tracker sends; what they send is what the reports show.
+"""Umami's clients against the live server, what they send being what the reports show: its Node client
+(@umami/node), Umami 2.10's tracker (the last one npm ships, inside the `umami` package: `make sdk` keeps
+its src/tracker/index.js alone), and a page in Chromium sending what Umami's current tracker sends.
 
-No npm package ships Umami's current tracker (src/tracker/index.js of Umami 3): the `umami` package stops
-at 2.10.0 and brings the whole Umami app with it. So the page does what that tracker's `send` does, request
-for request: JSON with `x-umami-cache` from the last answer (so Chromium preflights it), keepalive,
-no credentials, and its payload fields.
+No npm package ships the current tracker (src/tracker/index.js of Umami 3), so that page does what its
+`send` does, request for request: JSON with `x-umami-cache` from the last answer (so Chromium preflights
+it), keepalive, no credentials, and its payload fields.
 """
 
 import json
 
 import pytest
 
-from analytics_project.testing import DATABASE_LOCK, run_node
+from analytics_project.testing import DATABASE_LOCK, SDK_MODULES, run_node
 from apikeys.services import app_register
 from events.tests.conftest import WINDOWS_CHROME
 from events.tests.sites import browse_as, wait_for_events
@@ -97,6 +97,60 @@ def test_a_page_sending_as_umamis_tracker_records_views_events_and_the_identifie
     plans = sorted((entry["value"], entry["count"]) for entry in figures["plans"] if entry["value"] is not None)
     assert plans == [("pro", 2), ("team", 1)]
     assert page_errors == []
+
+
+@pytest.mark.browser
+def test_umami_2_10s_tracker_records_the_view_a_tagged_click_a_route_change_and_identify(
+    page, site, server, sdk_modules, client_for
+):
+    shop = app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
+    site.pages["/script.js"] = (SDK_MODULES / ".umami-tracker" / "index.js").read_text()
+    site.pages["/pricing.html"] = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Pricing & plans</title>"
+        f"<script defer src='/script.js' data-website-id='{shop.app.id}' data-host-url='{server.url}/'></script>"
+        "</head><body><button id='buy' data-umami-event='Signup' data-umami-event-plan='pro'>Buy</button></body></html>"
+    )
+    site.pages["/mail.html"] = f'<!doctype html><a id="go" href="{site.url("/pricing.html?ref=mail")}">Pricing</a>'
+    page_errors, answers = [], []
+    page.on("pageerror", lambda error: page_errors.append(error))
+    page.on("response", lambda response: response.url.endswith("/api/send") and answers.append(response.status))
+    browse_as(page, WINDOWS_CHROME)
+    page.goto(site.url("/mail.html", host="127.0.0.1"))
+    page.click("#go")
+    wait_for_events(shop.app, 1)
+    page.click("#buy")
+    wait_for_events(shop.app, 2)
+    page.evaluate("history.pushState({}, '', '/pricing/annual')")  # the tracker sends it 300 ms later
+    wait_for_events(shop.app, 3)
+    page.evaluate("umami.identify({plan: 'pro', company: 'Acme'})")
+
+    view, signup, annual, identify = wait_for_events(shop.app, 4)
+    assert [event.name for event in (view, signup, annual, identify)] == ["pageview", "Signup", "pageview", "identify"]
+    # Umami 2.10 sends the host and path alone, as Umami stores them; the URL is rebuilt as https.
+    assert (view.url, view.path, view.referrer_host) == (
+        "https://localhost/pricing.html?ref=mail",
+        "/pricing.html",
+        "127.0.0.1",
+    )
+    # Umami 2.10 sends the title percent-encoded; the server stores what the page shows.
+    assert view.metadata == {"title": "Pricing & plans"} and signup.metadata == {
+        "title": "Pricing & plans",
+        "plan": "pro",
+    }
+    # After a route change the tracker's referrer is the previous path: the same site, so no referrer.
+    assert (annual.path, annual.referrer_host) == ("/pricing/annual", "")
+    assert identify.metadata == {"plan": "pro", "company": "Acme"}
+    assert len({event.distinct_id for event in (view, signup, annual, identify)}) == 1
+    assert {event.source for event in (view, signup, annual, identify)} == {"umami"}
+    assert answers == [200, 200, 200, 200] and page_errors == []
+
+    figures = reports_of(shop, client_for)
+    assert (figures["summary"]["count"], figures["summary"]["uniqueUsers"]) == (4, 1)
+    assert sorted((entry["value"], entry["count"]) for entry in figures["pages"]) == [
+        ("/pricing.html", 1),
+        ("/pricing/annual", 1),
+    ]
+    assert [(entry["value"], entry["count"]) for entry in figures["referrers"]] == [("127.0.0.1", 2)]
 
 
 def test_umamis_node_client_records_a_view_an_event_and_traits(sdk_modules, server, client_for):
