@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -108,24 +109,32 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(django_db_setup, live_server):
-    """The live server, taking one request at a time when the test database is SQLite in memory.
+    """The live server, its static files shared with every origin, as WhiteNoise shares them in
+    production (test_static_files checks it): posthog-js's snippet loads /static/array.js as a CORS
+    script, and the live server's own static handler sends no such header.
 
-    That database is reached through one connection shared by every thread (or several in one shared
-    cache): concurrent beacons meet "database table is locked", which ignores the busy timeout, and get a
-    503. A SQLite file or PostgreSQL has no such limit. Requesting django_db_setup first lets the
-    session's live server share the test database's connection, as pytest-django intends.
+    It takes one request at a time when the test database is SQLite in memory. That database is reached
+    through one connection shared by every thread (or several in one shared cache): concurrent beacons
+    meet "database table is locked", which ignores the busy timeout, and get a 503. A SQLite file or
+    PostgreSQL has no such limit. Requesting django_db_setup first lets the session's live server share
+    the test database's connection, as pytest-django intends.
     """
-    if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
-        yield live_server
-        return
     httpd = live_server.thread.httpd
     app = httpd.get_app()
+    one_at_a_time = connection.vendor == "sqlite" and connection.is_in_memory_db()
 
-    def one_at_a_time(environ, start_response):
+    def as_deployed(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if environ["PATH_INFO"].startswith(settings.STATIC_URL):
+                headers = [*headers, ("Access-Control-Allow-Origin", "*")]
+            return start_response(status, headers, exc_info)
+
+        if not one_at_a_time:
+            return app(environ, start)
         with DATABASE_LOCK:
-            return app(environ, start_response)
+            return app(environ, start)
 
-    httpd.set_app(one_at_a_time)
+    httpd.set_app(as_deployed)
     yield live_server
     httpd.set_app(app)
 

@@ -58,3 +58,11 @@ def test_whitenoise_serves_the_docs_pages_hashed_sidecar_assets_with_debug_off(p
     assert status.startswith("200"), (bundle, status)
     assert "immutable" in headers["Cache-Control"] and headers["Content-Encoding"] == "gzip"
     assert len(body) > 100_000
+
+
+def test_posthog_js_for_posthogs_snippet_is_served_to_every_origin_compressed(production_static):
+    # The snippet loads it as a CORS script (crossOrigin="anonymous") from the customer's pages.
+    status, headers, body = wsgi_get(production_static, "/static/array.js", HTTP_ACCEPT_ENCODING="gzip")
+    assert status.startswith("200")
+    assert headers["Access-Control-Allow-Origin"] == "*" and headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"].startswith("text/javascript") and len(body) > 50_000

@@ -47,8 +47,11 @@ def posthog_exception_handler(exc, context):
 
 def remote_config(token: str | None = None) -> dict:
     """Everything optional switched off: no flags to fetch (``hasFeatureFlags``), no recordings,
-    surveys, heatmaps or performance events this server could not store; events to ``/i/v0/e/``,
-    gzip-compressed as posthog-js prefers."""
+    heatmaps or performance events this server could not store; events to ``/i/v0/e/``,
+    gzip-compressed as posthog-js prefers.
+
+    No ``surveys`` key at all: given ``false``, posthog-js 1.449 still fetches its 150 KB surveys
+    bundle from the api_host on every page (to show none); without one it does not load it."""
     return {
         **({"token": token} if token else {}),
         "supportedCompression": ["gzip", "gzip-js"],
@@ -62,7 +65,6 @@ def remote_config(token: str | None = None) -> dict:
         "capturePerformance": False,
         "sessionRecording": False,
         "heatmaps": False,
-        "surveys": False,
         "productTours": False,
         "defaultIdentifiedOnly": True,
         "siteApps": [],

@@ -136,8 +136,8 @@ flags_schema = extend_schema(
 config_schema = extend_schema(
     operation_id="posthog_config_retrieve",
     summary="PostHog remote config (JSON)",
-    description="The configuration posthog-js loads at start: feature flags, recordings and surveys off, events "
-    "to `/i/v0/e/`, gzip compression. The same for every token; no key is checked.",
+    description="The configuration posthog-js loads at start: feature flags, recordings and surveys off (no "
+    "`surveys` key), events to `/i/v0/e/`, gzip compression. The same for every token; no key is checked.",
     tags=["posthog"],
     responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The remote configuration.")},
     examples=[_example("Config", remote_config("pk_AbCd1234…"), 200)],

@@ -1,6 +1,8 @@
 """posthog-js 1.449 in a real Chromium, on a customer's page, with the live server as its api_host:
-remote config.js, its gzip-js batches (to /e/, then /i/v0/e/), identify, /flags/ and $pageleave."""
+remote config.js, its gzip-js batches (to /e/, then /i/v0/e/), identify, /flags/ and $pageleave; and
+PostHog's HTML snippet, which loads posthog-js from the api_host's /static/array.js."""
 
+import json
 import logging
 import time
 
@@ -97,3 +99,45 @@ def test_posthog_js_pageview_event_identify_and_pageleave_arrive_as_sent(page, s
     top_pages = api_client.get("/api/analytics/top-pages", HTTP_X_API_KEY=shop.secret_key.raw).json()
     # The device id and u_42 are one person: identify linked them.
     assert {"value": "/pricing.html", "count": 5, "uniqueUsers": 1} in top_pages
+
+
+# PostHog's installation snippet as its docs give it (the list of stubbed methods shortened): it loads
+# api_host + /static/array.js as a CORS script and replays the calls made before it arrived.
+SNIPPET = (
+    "!function(t,e){var o,n,p,r;e.__SV||(window.posthog && window.posthog.__loaded)||(window.posthog=e,e._i=[],"
+    'e.init=function(i,s,a){function g(t,e){var o=e.split(".");2==o.length&&(t=t[o[0]],e=o[1]),t[e]=function(){'
+    't.push([e].concat(Array.prototype.slice.call(arguments,0)))}}(p=t.createElement("script")).type='
+    '"text/javascript",p.crossOrigin="anonymous",p.async=!0,p.src=s.api_host.replace(".i.posthog.com",'
+    '"-assets.i.posthog.com")+"/static/array.js",(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);'
+    'var u=e;for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";'
+    'return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+'
+    '".people (stub)"},o="init capture register identify alias reset get_distinct_id".split(" "),n=0;n<o.length;n++)'
+    "g(u,o[n]);e._i.push([i,s,a])},e.__SV=1)}(document,window.posthog||[]);"
+)
+
+
+def test_posthogs_snippet_loads_posthog_js_from_this_server_and_its_calls_arrive(page, site, server, api_client):
+    shop = app_register(name="Shop", owner_email="o@shop.example", domains=[f"localhost:{site.port}"])
+    site.pages["/"] = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Acme</title>"
+        f"<script>{SNIPPET}posthog.init('{shop.publishable_key.raw}', "
+        f"{{api_host: '{server.url}', autocapture: false, opt_out_useragent_filter: true}});"
+        # Called before array.js has arrived: the stub queues it, posthog-js sends it once loaded.
+        "posthog.capture('early click', {plan: 'pro'});</script>"
+        "</head><body><h1>Acme</h1></body></html>"
+    )
+    answers = []
+    page.on("response", lambda response: answers.append((response.url.removeprefix(server.url), response.status)))
+    page.goto(site.url("/"))
+    page.wait_for_function("window.posthog && window.posthog.__loaded")
+    page.evaluate("posthog.capture('signup clicked')")
+    events = wait_for_events(shop.app, {"pageview", "early click", "signup clicked"})
+
+    assert events["early click"][0].metadata["plan"] == "pro"
+    assert {event.path for name in events for event in events[name]} == {"/"}
+    with open(SDK_MODULES / "posthog-js" / "package.json") as package:
+        assert page.evaluate("posthog.version") == json.load(package)["version"]
+    ours = [(path, status) for path, status in answers if not path.startswith("http")]
+    assert ("/static/array.js", 200) in ours and all(status == 200 for _, status in ours), ours
+    figures = api_client.get("/api/analytics/event-summary", HTTP_X_API_KEY=shop.secret_key.raw).json()
+    assert (figures["count"], figures["uniqueUsers"]) == (3, 1)
