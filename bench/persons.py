@@ -10,6 +10,10 @@ bench/reports.py's independent figures (distinct ids) still hold. Each report
 (the four everyday ones for their default 30 days, a 3-step funnel, weekly retention, active users)
 runs through the reports' own code, first with persons and then as ids, the order alternating each
 round; two warm-up rounds are dropped; medians.
+
+The linked persons get a `plan` property (free, pro, team in turn), and `breakdown?by=person.plan` is
+timed as well: each event's person's current value, a lookup per event. Its "ids" figure is the same
+breakdown with events counted by distinct id, so the row compares it with `breakdown?by=browser`'s.
 """
 
 import argparse
@@ -35,9 +39,10 @@ from persons.models import Person, PersonDistinctId
 from reports.dialect.clickhouse import ClickHouse
 from reports.dialect.django import DjangoDatabase
 from reports.params import report_window
-from reports.queries import active_users, retention
+from reports.queries import active_users, rankings, retention
 
 WARM_UP = 2
+PLANS = ("free", "pro", "team")
 
 
 def unlink(app: App, store) -> None:
@@ -53,7 +58,10 @@ def link(app: App, share: float, store) -> int:
         ids = [distinct for (distinct,) in cursor.fetchall()]
     chosen = ids[: int(len(ids) * share) // 2 * 2]
     unlink(app, store)
-    people = Person.objects.bulk_create(Person(app=app, key=key, is_identified=True) for key in chosen[0::2])
+    people = Person.objects.bulk_create(
+        Person(app=app, key=key, is_identified=True, properties={"plan": PLANS[number % len(PLANS)]})
+        for number, key in enumerate(chosen[0::2])
+    )
     mappings = []
     for person, other in zip(people, chosen[1::2], strict=True):
         mappings += [
@@ -135,6 +143,9 @@ def main() -> None:
         app_id=app.id, window=window, cohort_event=None, return_event=None, period="week", periods=4
     )
     calls["active-users"] = lambda: active_users.active_users(app_id=app.id, window=window, event=None)
+    calls["breakdown?by=person.plan"] = lambda: rankings.breakdown(
+        app_id=app.id, window=window, event=None, by="person.plan", limit=10
+    )
     variants = ("persons", "ids")
     try:
         samples = measure(calls, stores, variants, args.runs, clickhouse)

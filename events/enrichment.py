@@ -70,14 +70,17 @@ def _split(url: str) -> SplitResult | None:
         return None
 
 
-def url_facts(url: str) -> UrlFacts:
+def url_facts(url: str, *, hash_routing: bool = False) -> UrlFacts:
+    """Host, path and UTM tags; with ``hash_routing`` (a hash-based router's page, Plausible's ``h: 1``)
+    the fragment, "#/settings", is part of the path, since it is what tells the router's pages apart."""
     parts = _split(url) if url else None
     if parts is None:
         return UrlFacts(host="", path="", utm=dict.fromkeys(UTM_FIELDS, ""))
     query = parse_qs(parts.query)
     # %00 decodes to a NUL, which PostgreSQL text cannot hold; nothing else percent-decoding makes is unstorable.
     utm = {field: query.get(field, [""])[0].replace("\x00", "")[:200] for field in UTM_FIELDS}
-    return UrlFacts(host=(parts.hostname or "")[:255], path=(parts.path or "/")[:2048], utm=utm)
+    path = (parts.path or "/") + (f"#{parts.fragment}" if hash_routing and parts.fragment else "")
+    return UrlFacts(host=(parts.hostname or "")[:255], path=path[:2048], utm=utm)
 
 
 def referrer_host(referrer: str, page_host: str = "") -> str:

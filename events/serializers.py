@@ -52,6 +52,9 @@ class EventInput(serializers.Serializer):
     metadata = serializers.DictField(required=False, help_text="Any JSON object up to 32 KiB.")
     screen = serializers.CharField(required=False, max_length=32, help_text="e.g. 1920x1080")
     locale = serializers.CharField(required=False, max_length=35)
+    hashRouting = serializers.BooleanField(
+        required=False, help_text="A hash-routed page: the URL's fragment (`#/settings`) is part of its path."
+    )
 
 
 class BatchInput(serializers.Serializer):

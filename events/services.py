@@ -176,7 +176,7 @@ def _row(clean: CleanEvent, event_id: uuid.UUID, facts: RequestFacts) -> tuple:
     stored_ip = (anonymize_ip(ip) if settings.ANONYMIZE_IP else ip) if ip else None
     agent = user_agent_facts(user_agent)
     device_type = clean.device if clean.device in _KNOWN_DEVICES else agent.device_type
-    page = url_facts(clean.url)
+    page = url_facts(clean.url, hash_routing=clean.hash_routing)
     return (
         facts.api_key.app_id,
         event_id,

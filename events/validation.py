@@ -36,6 +36,7 @@ KNOWN_FIELDS = frozenset(
         "metadata",
         "screen",
         "locale",
+        "hashRouting",
     }
 )
 _STRING_LIMITS = {
@@ -90,6 +91,7 @@ class CleanEvent:
     ip_address: str = ""
     screen: str = ""
     locale: str = ""
+    hash_routing: bool = False
     unknown_fields: list[str] = field(default_factory=list)
 
 
@@ -162,6 +164,10 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
     if strings.get("ipAddress") and valid_ip(strings["ipAddress"]) is None:
         raise EventRejected("invalid_field", "`ipAddress` is not an IP address.")
 
+    hash_routing = raw.get("hashRouting")
+    if hash_routing is not None and not isinstance(hash_routing, bool):
+        raise EventRejected("invalid_field", "`hashRouting` must be true or false.")
+
     event_id = None
     if raw.get("eventId") is not None:
         try:
@@ -229,5 +235,6 @@ def clean_event(raw, *, received_at: datetime, measure_size: bool) -> CleanEvent
         ip_address=strings.get("ipAddress", ""),
         screen=strings.get("screen", ""),
         locale=strings.get("locale", ""),
+        hash_routing=bool(hash_routing),
         unknown_fields=[_printable(key) for key in raw if key not in KNOWN_FIELDS],  # echoed in a warning
     )

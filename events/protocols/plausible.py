@@ -161,6 +161,8 @@ def to_native(body) -> dict:
     if body.get("i") is False or body.get("interactive") is False:
         metadata["interactive"] = False  # Plausible leaves such events out of the bounce rate
     native = {"event": name, "url": url, "metadata": metadata}
+    if _first(body, "h", "hashMode") in (1, True):  # a hash-based router: its page is in the fragment
+        native["hashRouting"] = True
     referrer = _first(body, "r", "referrer")
     if isinstance(referrer, str) and referrer:
         native["referrer"] = referrer[:MAX_URL_BYTES]

@@ -110,6 +110,7 @@ BAD_BATCH_EVENTS = [
     ("userId an object", {"event": "e", "userId": {"id": 1}}, "invalid_field"),
     ("url a list", {"event": "e", "url": ["https://a.example"]}, "invalid_field"),
     ("ipAddress not an IP", {"event": "e", "ipAddress": "999.1.1.1"}, "invalid_field"),
+    ("hashRouting not a boolean", {"event": "e", "hashRouting": "yes"}, "invalid_field"),
     ("event a list", ["e"], "invalid_event"),
     ("NUL in the name", {"event": "e\x00"}, "invalid_field"),
     ("NUL in a string field", {"event": "e", "userId": "u\x00"}, "invalid_field"),
@@ -199,6 +200,14 @@ def test_bad_bodies_answer_their_documented_status_and_code(client_for, register
     assert response.status_code == status
     assert response.json()["code"] == code
     assert Event.objects.count() == 0
+
+
+def test_a_hash_routed_pages_path_keeps_its_fragment_and_any_other_page_drops_it(collect):
+    url = "https://shop.example/app/?utm_source=ads#/settings/billing"
+    assert collect(make_event(url=url, hashRouting=True)).status_code == 201
+    assert collect(make_event(url=url, hashRouting=False)).status_code == 201
+    assert sorted(Event.objects.values_list("path", flat=True)) == ["/app/", "/app/#/settings/billing"]
+    assert set(Event.objects.values_list("utm_source", flat=True)) == {"ads"}
 
 
 def test_a_url_and_referrer_that_cannot_be_split_are_stored_without_host_or_path(collect):

@@ -55,6 +55,8 @@ def test_url_facts_split_host_path_and_utm():
     assert (facts.host, facts.path) == ("shop.example", "/a/b/")
     assert facts.utm == {"utm_source": "x", "utm_medium": "", "utm_campaign": "", "utm_term": "t u", "utm_content": ""}
     assert url_facts("https://shop.example").path == "/"
+    assert url_facts("https://shop.example/#/cart?x=1", hash_routing=True).path == "/#/cart?x=1"
+    assert url_facts("https://shop.example/a", hash_routing=True).path == "/a"  # no fragment, nothing added
     assert url_facts("").host == ""
 
 

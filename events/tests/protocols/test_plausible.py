@@ -51,6 +51,17 @@ def test_a_tracker_pageview_is_stored_and_answered_202_ok(send, shop):
     assert (event.browser, event.device_type) == ("Chrome", "desktop")
 
 
+@pytest.mark.parametrize(
+    ("mode", "path"), [({"h": 1}, "/app#/settings"), ({"hashMode": 1}, "/app#/settings"), ({}, "/app")]
+)
+def test_hash_mode_makes_the_fragment_part_of_the_path_as_plausible_does(send, shop, mode, path):
+    assert (
+        send({"n": "pageview", "u": "https://shop.example/app#/settings", "d": "shop.example", **mode}).status_code
+        == 202
+    )
+    assert Event.objects.get().path == path
+
+
 def test_the_events_api_long_names_map_like_the_short_ones(api_client, shop):
     body = {
         "name": "Signup",
