@@ -14,9 +14,10 @@ $(BIN)/.installed: requirements.txt
 
 venv: $(BIN)/.installed
 
+# uvicorn rather than runserver: the live view's WebSocket needs an ASGI server; --reload as runserver's.
 run: venv
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver $(HOST)
+	$(BIN)/uvicorn analytics_project.asgi:application --reload --no-access-log --host $(firstword $(subst :, ,$(HOST))) --port $(lastword $(subst :, ,$(HOST)))
 
 # Production without Docker: DEBUG off (so SECRET_KEY must be set), migrations, then the static files
 # collected before gunicorn starts. With DEBUG off WhiteNoise serves them from its manifest, and

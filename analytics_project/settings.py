@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "channels",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "persons",
     "reports",
     "clickhouse_store",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +60,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "analytics_project.urls"
 WSGI_APPLICATION = "analytics_project.wsgi.application"
+ASGI_APPLICATION = "analytics_project.asgi.application"
 
 TEMPLATES = [
     {
@@ -130,6 +133,19 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
+
+# The live view's channel layer (live.publisher -> live.consumers). With Redis, publish/subscribe: a
+# live message is for whoever listens now, kept nowhere, one PUBLISH whatever the number of listeners.
+# Without it, in memory: the embedded default's one server process holds the sockets and ingestion alike.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "uea-live"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Auth, sessions, passwords -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -106,12 +106,13 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, body: dict, seconds: int, connections: int, headers: dict) -> dict:
-    """POST ``body`` to ``url`` for ``seconds`` with wrk -t2; fails on any non-2xx response. CPU per
+def wrk(url: str, body: dict | None, seconds: int, connections: int, headers: dict, *, method: str = "POST") -> dict:
+    """``method`` ``body`` to ``url`` for ``seconds`` with wrk -t2; fails on any non-2xx response. CPU per
     request counts every process on the machine (server, databases, wrk) over the run."""
     header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    body_line = f"wrk.body = {json.dumps(json.dumps(body))}\n" if body is not None else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n{header_lines}')
+        script.write(f'wrk.method = "{method}"\n{body_line}{header_lines}')
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url]
     busy = busy_seconds()
     output = subprocess.run(command, capture_output=True, text=True, check=True)

@@ -29,6 +29,7 @@ from events.enrichment import (
 from events.generation import app_generation_bump
 from events.models import DeviceType, Event
 from events.validation import CleanEvent, EventRejected, clean_event
+from live import publisher as live
 from persons.services import persons_record
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ def events_ingest(*, raw_events: list, facts: RequestFacts, measure_size: bool =
         # ClickHouse, so the mappings stay in the Django database here.
         persons_record(rows)
         inserted, unstorable = store.insert_storable(rows)
+        refused = set(unstorable)
+        live.publish({app_id: (inserted, [row for position, row in enumerate(rows) if position not in refused])})
         result.rejected += [Rejection(indexes[position], "unstorable_event", _UNSTORABLE) for position in unstorable]
         result.rejected.sort(key=lambda rejection: rejection.index)
         result.accepted = inserted

@@ -18,6 +18,7 @@ import redis
 from django.conf import settings
 
 from events import buffer, metrics, sinks
+from live import publisher as live
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,9 @@ class IngestWorker:
             except sinks.StoreUnavailable as exc:
                 logger.warning("event store unavailable (%s); retrying in %.1f s", exc, backoff)
                 backoff = _backoff(backoff)
+        if flush.stored:
+            refused = {id(entry) for entry, *_ in flush.dead}
+            live.publish_flush([entry for entry in flush.entries if id(entry) not in refused])
         self._finish(flush, seconds=time.monotonic() - started)
         return flush
 

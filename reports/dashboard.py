@@ -8,7 +8,6 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from apikeys.selectors import apps_visible_to
 from reports.calendar import PERIODS
@@ -61,15 +60,15 @@ def app_list(request):
 @operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
-    tz = ZoneInfo(app.timezone)
+    tz, now = ZoneInfo(app.timezone), timezone.now()
     error = None
     try:
         window = report_window(
-            start=_date_param(request, "startDate"), end=_date_param(request, "endDate"), tz=tz, now=timezone.now()
+            start=_date_param(request, "startDate"), end=_date_param(request, "endDate"), tz=tz, now=now
         )
     except (ValueError, WindowError) as exc:
         error = getattr(exc, "message", None) or "Dates must look like 2026-01-31."
-        window = report_window(start=None, end=None, tz=tz, now=timezone.now())
+        window = report_window(start=None, end=None, tz=tz, now=now)
     totals = summary.event_summary(app_id=app.pk, window=window, event=None)
     days = series.daily_stats(app_id=app.pk, window=window, event=None)
     context = {
@@ -77,6 +76,7 @@ def app_detail(request, app_id):
         "window": window,
         "error": error,
         "summary": totals,
+        "live": live.live(app_id=app.pk, now=now),
         "chart": line_chart([(day.date.isoformat(), day.count) for day in days]),
         "days": days,
         "top_pages": rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10),
@@ -129,9 +129,11 @@ def _retention_section(request, app, window) -> dict:
     }
 
 
-@xframe_options_sameorigin  # framed by the app page; X_FRAME_OPTIONS=DENY would blank it
 @operator_required
 def app_live(request, app_id):
-    """A small page the app page embeds in an iframe; it reloads itself every 5 seconds, no script needed."""
+    """The live view: what the WebSocket (/ws/live) sends, rendered once as the page loads, then kept
+    up to date by the socket."""
     app = _visible_app(request, app_id)
-    return render(request, "dashboard/live.html", {"app": app, "live": live.live(app_id=app.pk, now=timezone.now())})
+    return render(
+        request, "dashboard/live.html", {"app": app, "now": live.now_figures(app_id=app.pk, now=timezone.now())}
+    )

@@ -1,4 +1,6 @@
-"""The live view: events and distinct users per UTC minute for the last 30 minutes."""
+"""The live view: events and distinct users per UTC minute for the last 30 minutes; and what the
+WebSocket's live view opens with and refreshes (live/consumers.py): visitors and pages now, the
+latest events."""
 
 import uuid
 from dataclasses import dataclass
@@ -8,6 +10,10 @@ from reports.dialect import current
 
 LIVE_MINUTES = 30
 LIVE_ACTIVE_MINUTES = 5
+PAGES_NOW = 10
+LATEST_EVENTS = 20
+# What a live event shows of a stored one: no IP, user agent or URL (a query string may hold a token).
+LIVE_EVENT_COLUMNS = ("name", "timestamp", "path", "referrer_host", "country", "device_type", "browser", "source")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,68 @@ def live(*, app_id, now: datetime) -> Live:
         active_users_5m=recent_users,
         total_events=total_events,
         total_active_users=total_users,
+    )
+
+
+@dataclass(frozen=True)
+class Now:
+    visitors: int
+    pages: list[tuple[str, int]]  # (path, visitors) for the pages of the last minutes, most visited first
+    latest: list[dict]  # the latest events, newest first, as live_event() shows them
+
+
+def live_event(values: dict) -> dict:
+    """A stored event as the live view shows it: LIVE_EVENT_COLUMNS in camelCase, text throughout."""
+    shown = {}
+    for column in LIVE_EVENT_COLUMNS:
+        value = values.get(column)
+        if column == "timestamp" and isinstance(value, str):  # as the ingestion buffer's COPY text holds it
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        shown[_camel(column)] = "" if value is None else str(value)
+    return shown
+
+
+def _camel(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def now_figures(*, app_id, now: datetime) -> Now:
+    """Visitors (persons) and the pages they viewed in the last LIVE_ACTIVE_MINUTES, and the latest
+    events of the last LIVE_MINUTES, up to ``now``."""
+    now = now.astimezone(UTC)
+    dialect = current(app_id)
+    c = dialect.column
+    ts, person, path = c("timestamp"), dialect.person(), c("path")
+    span = f"FROM {dialect.with_persons()} WHERE e.{c('app')} = %s AND e.{ts} >= %s AND e.{ts} <= %s"
+    span_params = [dialect.app(app_id), dialect.timestamp(now - timedelta(minutes=LIVE_ACTIVE_MINUTES))]
+    span_params.append(dialect.timestamp(now))
+    [(visitors,)] = dialect.fetch(f"SELECT COUNT(DISTINCT {person}) {span}", span_params)
+    pages = dialect.fetch(
+        f"SELECT e.{path}, COUNT(DISTINCT {person}) AS visitors {span} AND e.{path} <> '' "
+        f"GROUP BY e.{path} ORDER BY visitors DESC, {dialect.text_order(f'e.{path}')} LIMIT %s",
+        [*span_params, PAGES_NOW],
+    )
+    columns = ", ".join(f"e.{c(column)}" for column in LIVE_EVENT_COLUMNS)
+    latest = dialect.fetch(
+        f"SELECT {columns} FROM {dialect.table} e WHERE e.{c('app')} = %s AND e.{ts} >= %s AND e.{ts} <= %s "  # noqa: S608 (identifiers, placeholders)
+        f"ORDER BY e.{ts} DESC LIMIT %s",
+        [
+            dialect.app(app_id),
+            dialect.timestamp(now - timedelta(minutes=LIVE_MINUTES)),
+            dialect.timestamp(now),
+            LATEST_EVENTS,
+        ],
+    )
+    return Now(
+        visitors=int(visitors or 0),  # 18.16 counts an empty set's distinct values as null
+        pages=[(page, int(count)) for page, count in pages],
+        latest=[
+            live_event({**dict(zip(LIVE_EVENT_COLUMNS, row, strict=True)), "timestamp": dialect.to_timestamp(row[1])})
+            for row in latest
+        ],
     )
 
 

@@ -116,18 +116,23 @@ def test_a_one_step_funnel_shows_a_hint_instead_of_figures(client, staff, regist
     assert "2 to 10 steps" in page and 'data-testid="funnel"' not in page
 
 
-def test_the_live_panel_refreshes_itself_and_counts_recent_users(client, staff, registered):
+def test_the_app_page_counts_recent_users_and_links_the_live_view(client, staff, registered):
     ingest(registered, [{"event": "tick", "userId": user} for user in ("a", "b", "a")])
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/live").content.decode()
-    assert '<meta http-equiv="refresh" content="5">' in page
-    assert re.search(r'data-testid="live-users">2<', page) and re.search(r'data-testid="live-events">3<', page)
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/").content.decode()
+    assert re.search(r'data-testid="live-users">2<', page)
+    assert f'href="/dashboard/apps/{registered.app.pk}/live"' in page
 
 
-def test_only_the_live_panel_may_be_framed_and_only_by_this_site(client, staff, registered):
+def test_the_live_view_opens_with_the_figures_now_and_escapes_what_browsers_sent(client, staff, registered):
+    ingest(
+        registered, [{"event": "<img src=x onerror=alert(1)>", "userId": u, "url": "https://s.example/p"} for u in "ab"]
+    )
     client.force_login(staff)
-    assert client.get(f"/dashboard/apps/{registered.app.pk}/live")["X-Frame-Options"] == "SAMEORIGIN"
-    assert client.get(f"/dashboard/apps/{registered.app.pk}/")["X-Frame-Options"] == "DENY"
+    page = client.get(f"/dashboard/apps/{registered.app.pk}/live").content.decode()
+    assert re.search(r'data-testid="live-visitors">2<', page)
+    assert "<td>/p</td>" in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
+    assert f'data-app="{registered.app.pk}"' in page
 
 
 def test_a_cohort_with_no_users_shows_a_dash_not_zero_percent(client, staff, registered):

@@ -71,6 +71,8 @@ def test_a_page_sending_as_umamis_tracker_records_views_events_and_the_identifie
     page.goto(site.url("/mail.html", host="127.0.0.1"))
     page.click("#go")
     wait_for_events(shop.app, 1)
+    # The event is stored before its answer reaches the page: wait for the cache token it carries.
+    page.wait_for_function("typeof cache !== 'undefined'")
 
     page.evaluate("umami.track('signup', {plan: 'pro', seats: 3})")
     wait_for_events(shop.app, 2)

@@ -1,0 +1,95 @@
+"""The dashboard's live view in Chromium, served by uvicorn (the ASGI server the README runs) in this
+process: its socket shows an event sent after the page opened, and comes back after a server restart."""
+
+import json
+import threading
+import time
+import urllib.request
+
+import pytest
+import uvicorn
+from asgiref.sync import SyncToAsync
+from django.contrib.auth.models import User
+from django.db import connections
+
+from analytics_project.asgi import application
+from apikeys.services import app_register
+from reports.tests.conftest import may_read_events
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "pw-for-browser-tests"
+SHOWN_WITHIN_MS = 2000
+
+
+class AsgiServer:
+    """uvicorn on a port of its own, in a thread; stop() and start() again on the same port, as a deploy
+    restarts a server under its clients."""
+
+    def __init__(self):
+        self.port = None
+        self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port or 0, lifespan="off", log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        # Served outside any sync thread, Django's code ran on asgiref's one thread for it, whose
+        # persistent database connection would keep the test database from being dropped.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def asgi_server():
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def send_event(server: AsgiServer, key: str, name: str, path: str) -> None:
+    body = json.dumps({"event": name, "userId": f"visitor-{name}", "url": f"https://shop.example{path}"}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/api/analytics/collect", body, {"Content-Type": "application/json", "X-API-Key": key}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def test_the_live_view_shows_an_event_sent_after_it_opened_and_reconnects_after_a_restart(page, asgi_server):
+    shop = app_register(name="Live shop", owner_email="ops@shop.example")
+    watcher = may_read_events(User.objects.create_user("watcher", password=PASSWORD, is_staff=True))
+    shop.app.operators.add(watcher)
+    page.goto(f"{asgi_server.url}/dashboard/apps/{shop.app.pk}/live")
+    page.fill("#id_username", "watcher")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    status = page.locator("[data-testid=live-status]")
+    status.filter(has_text="live").wait_for(timeout=5000)
+
+    send_event(asgi_server, shop.secret_key.raw, "checkout", "/cart")
+    first = page.locator("[data-testid=live-events] li").first
+    first.filter(has_text="checkout").wait_for(timeout=SHOWN_WITHIN_MS)
+    assert "/cart" in first.inner_text()
+    page.locator("[data-testid=live-visitors]").filter(has_text="1").wait_for(timeout=6000)  # the next refresh
+
+    asgi_server.stop()
+    status.filter(has_text="reconnecting").wait_for(timeout=5000)
+    asgi_server.start()
+    status.filter(has_text="live").wait_for(timeout=10_000)
+    send_event(asgi_server, shop.secret_key.raw, "purchase", "/thanks")
+    page.locator("[data-testid=live-events] li").first.filter(has_text="purchase").wait_for(timeout=SHOWN_WITHIN_MS)
+    assert page.locator("[data-testid=live-last-minute]").inner_text() != ""
