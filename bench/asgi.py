@@ -28,10 +28,16 @@ from apikeys import services  # noqa: E402
 from bench.rows import EVENT  # noqa: E402
 
 PORTS = {"gunicorn (sync)": 8781, "uvicorn (ASGI)": 8782}
+UNLIMITED = {"INGEST_RATE": "100000000/m", "REPORT_RATE": "100000000/m", "LOG_LEVEL": "WARNING"}
 
 
 def start_uvicorn(*, port: int, workers: int) -> subprocess.Popen:
-    environment = {**os.environ, **bench_environment(), "DJANGO_SETTINGS_MODULE": "analytics_project.settings"}
+    environment = {
+        **os.environ,
+        **bench_environment(),
+        "DJANGO_SETTINGS_MODULE": "analytics_project.settings",
+        **UNLIMITED,
+    }
     command = [
         str(Path(sys.executable).parent / "uvicorn"),
         "analytics_project.asgi:application",
@@ -59,7 +65,7 @@ def main() -> None:
 
     key = services.app_register(name="ASGI bench", owner_email="bench@example.com").secret_key.raw
     servers = {
-        "gunicorn (sync)": start_gunicorn(port=PORTS["gunicorn (sync)"], workers=args.workers),
+        "gunicorn (sync)": start_gunicorn(port=PORTS["gunicorn (sync)"], workers=args.workers, **UNLIMITED),
         "uvicorn (ASGI)": start_uvicorn(port=PORTS["uvicorn (ASGI)"], workers=args.workers),
     }
     requests = {
