@@ -13,8 +13,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,14 +43,7 @@ def start_uvicorn(*, port: int, workers: int) -> subprocess.Popen:
         *("--no-access-log", "--log-level", "warning", "--lifespan", "off"),
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("uvicorn did not start")
+    return common.answering(server, port)
 
 
 def main() -> None:

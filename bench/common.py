@@ -90,6 +90,11 @@ def start_gunicorn(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return answering(server, port)
+
+
+def answering(server: subprocess.Popen, port: int) -> subprocess.Popen:
+    """``server`` once its /health answers on ``port``; killed, and the benchmark stopped, if it never does."""
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
@@ -97,7 +102,7 @@ def start_gunicorn(
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"{server.args[0]} did not start")
 
 
 def busy_seconds() -> float:
