@@ -12,7 +12,8 @@ from django.utils import timezone
 from apikeys.selectors import apps_visible_to
 from reports.calendar import PERIODS
 from reports.charts import line_chart
-from reports.params import WindowError, report_window
+from reports.params import Window, WindowError, report_window
+from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, preset_days, previous_days
 from reports.queries import funnels, live, rankings, retention, series, summary
 from reports.views import IsSecretKeyOrStaff
 
@@ -57,28 +58,90 @@ def app_list(request):
     return render(request, "dashboard/app_list.html", {"rows": rows})
 
 
+def _range(request, tz: ZoneInfo, now) -> tuple[str, Window, str | None]:
+    """The preset (``?range=``) or the custom days (``startDate``/``endDate``) asked for, as a window;
+    with an error message, and the default range, when the dates cannot be read."""
+    start, end = request.GET.get("startDate", "").strip(), request.GET.get("endDate", "").strip()
+    if start or end:
+        try:
+            return (
+                "custom",
+                report_window(
+                    start=_date_param(request, "startDate"), end=_date_param(request, "endDate"), tz=tz, now=now
+                ),
+                None,
+            )
+        except (ValueError, WindowError) as exc:
+            error = getattr(exc, "message", None) or "Dates must look like 2026-01-31."
+    else:
+        error = None
+    preset = request.GET.get("range", DEFAULT_PRESET)
+    preset = preset if preset in PRESETS else DEFAULT_PRESET
+    first, last = preset_days(preset, now.astimezone(tz).date())
+    return preset, report_window(start=first, end=last, tz=tz, now=now), error
+
+
+def _previous(window: Window, now) -> Window | None:
+    first, last = previous_days(window.first_day, window.last_day)
+    try:
+        return report_window(start=first, end=last, tz=window.tz, now=now)
+    except WindowError:  # before the earliest date a report reads
+        return None
+
+
+def _chart_label(moment, interval: str) -> str:
+    return moment.strftime({"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}[interval])
+
+
+def _comparison(app, window: Window, previous: Window | None, totals) -> dict:
+    """The previous period's totals and the change to this one's (None where there is nothing to compare)."""
+    if previous is None:
+        return {"previous": None}
+    before = summary.event_summary(app_id=app.pk, window=previous, event=None)
+    return {
+        "previous": previous,
+        "previous_summary": before,
+        "events_change": change(totals.count, before.count),
+        "users_change": change(totals.unique_users, before.unique_users),
+    }
+
+
+def _preset_links(request, current: str) -> list[dict]:
+    """Each preset as a link keeping the page's other choices (funnel, retention), the custom dates dropped."""
+    links = []
+    for preset, label in PRESETS.items():
+        query = request.GET.copy()
+        for name in ("startDate", "endDate"):
+            query.pop(name, None)
+        query["range"] = preset
+        links.append({"label": label, "query": query.urlencode(), "current": preset == current})
+    return links
+
+
 @operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
     tz, now = ZoneInfo(app.timezone), timezone.now()
-    error = None
-    try:
-        window = report_window(
-            start=_date_param(request, "startDate"), end=_date_param(request, "endDate"), tz=tz, now=now
-        )
-    except (ValueError, WindowError) as exc:
-        error = getattr(exc, "message", None) or "Dates must look like 2026-01-31."
-        window = report_window(start=None, end=None, tz=tz, now=now)
+    preset, window, error = _range(request, tz, now)
+    previous = _previous(window, now)
     totals = summary.event_summary(app_id=app.pk, window=window, event=None)
-    days = series.daily_stats(app_id=app.pk, window=window, event=None)
+    interval = chart_interval(window.first_day, window.last_day)
+
+    def points(span: Window) -> list[tuple[str, int]]:
+        timeline = series.timeseries(app_id=app.pk, window=span, event=None, interval=interval)
+        return [(_chart_label(point.t, interval), point.count) for point in timeline.points]
+
     context = {
         "app": app,
         "window": window,
+        "preset": preset,
+        "presets": _preset_links(request, preset),
         "error": error,
         "summary": totals,
+        **_comparison(app, window, previous, totals),
         "live": live.live(app_id=app.pk, now=now),
-        "chart": line_chart([(day.date.isoformat(), day.count) for day in days]),
-        "days": days,
+        "interval": interval,
+        "chart": line_chart(points(window), previous=points(previous) if previous else ()),
         "top_pages": rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10),
         "top_referrers": rankings.top_referrers(app_id=app.pk, window=window, event=None, limit=10),
         "breakdowns": [

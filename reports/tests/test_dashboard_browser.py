@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from analytics_project.testing import ARTIFACTS
 from apikeys.services import app_register
 from events.services import RequestFacts, events_ingest
 from reports.tests.conftest import may_read_events
@@ -138,3 +139,30 @@ def test_redoc_renders_the_operations_and_sends_nothing_to_another_host(offline_
     off_host = [(request.url, request.failure) for request in requests if not request.url.startswith(server.url)]
     assert all(failure == "csp" for _, failure in off_host), off_host
     assert offline_page.blocked_requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("light", {"viewport": {"width": 1280, "height": 900}, "color_scheme": "light"}),
+        ("dark", {"viewport": {"width": 1280, "height": 900}, "color_scheme": "dark"}),
+        ("mobile", {"viewport": {"width": 375, "height": 812}, "color_scheme": "light", "is_mobile": True}),
+    ],
+)
+def test_the_app_page_in_light_dark_and_at_375_px_has_no_sideways_scroll(browser, server, seeded_app, name, options):
+    staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
+    seeded_app.app.operators.add(staff)
+    context = browser.new_context(**options)
+    page = context.new_page()
+    try:
+        log_in(page, server, f"/dashboard/apps/{seeded_app.app.pk}/?funnel=pageview,pageview", "analyst")
+        page.wait_for_selector("[data-testid=total-events]")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        dark = background == "rgb(18, 22, 29)"
+        assert dark == (name == "dark"), background
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{overflow}px of sideways scroll at {options['viewport']['width']} px"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-app-page-{name}.png"), full_page=True)
+    finally:
+        context.close()

@@ -1,0 +1,106 @@
+"""The app page's presets, comparison with the period before and chart, against figures counted here."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from reports.periods import PRESETS
+from reports.tests.conftest import may_read_events
+from reports.tests.test_dashboard import ingest
+
+
+@pytest.fixture
+def analytics_store():
+    """The pages run the reports the report tests check on both stores; here, what the page makes of them."""
+    return "django"
+
+
+@pytest.fixture
+def page_of(client, db, registered):
+    client.force_login(may_read_events(User.objects.create_user("analyst", password="pw-for-tests", is_staff=True)))
+    registered.app.operators.add(User.objects.get(username="analyst"))
+    return lambda query="": client.get(f"/dashboard/apps/{registered.app.pk}/?{query}").content.decode()
+
+
+def figure(page: str, testid: str) -> str:
+    return re.search(rf'data-testid="{testid}"[^>]*>([^<]*)<', page).group(1).strip()
+
+
+def sent(registered, moments_and_users):
+    ingest(
+        registered,
+        [{"event": "view", "userId": user, "timestamp": moment.isoformat()} for moment, user in moments_and_users],
+    )
+
+
+def test_today_yesterday_and_seven_days_count_their_own_days_and_compare_with_the_days_before(registered, page_of):
+    now = timezone.now().astimezone(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = [
+        (midnight + timedelta(seconds=1), "a"),
+        (midnight + timedelta(seconds=2), "b"),
+        (midnight + timedelta(seconds=3), "a"),
+    ]
+    yesterday = [(midnight - timedelta(hours=1), "a"), (midnight - timedelta(microseconds=1), "c")]
+    earlier = [(midnight - timedelta(days=n, hours=3), f"u{n}") for n in range(1, 15)]  # one a day, 1 to 14 days back
+    sent(registered, today + yesterday + earlier)
+    everything = today + yesterday + earlier
+
+    def oracle(first_day, last_day):
+        inside = [(m, u) for m, u in everything if first_day <= m.date() <= last_day]
+        return len(inside), len({u for _, u in inside})
+
+    day = midnight.date()
+    for preset, (first, last), (before_first, before_last) in [
+        ("today", (day, day), (day - timedelta(days=1), day - timedelta(days=1))),
+        ("yesterday", (day - timedelta(days=1),) * 2, (day - timedelta(days=2),) * 2),
+        ("7d", (day - timedelta(days=6), day), (day - timedelta(days=13), day - timedelta(days=7))),
+    ]:
+        page = page_of(f"range={preset}")
+        events, users = oracle(first, last)
+        previous_events, previous_users = oracle(before_first, before_last)
+        assert (figure(page, "total-events"), figure(page, "unique-users")) == (str(events), str(users)), preset
+        assert f"against {previous_events} events and {previous_users} users" in page, preset
+        expected = round((events - previous_events) / previous_events * 100)
+        assert figure(page, "events-change") == (
+            f"+{expected}%" if expected > 0 else f"\u2212{-expected}%" if expected else "0%"
+        )
+        assert f'aria-current="page">{PRESETS[preset]}<' in page
+
+
+def test_a_short_range_is_charted_by_the_hour_with_the_day_before_dashed(registered, page_of):
+    page = page_of("range=today")
+    assert 'data-interval="hour"' in page and 'data-testid="previous-line"' in page
+    assert len(re.findall(r'<circle class="point"', page)) == 24  # UTC: no daylight-saving day
+    assert len(re.findall(r'class="gridline"', page)) == 1  # nothing yet: the zero line alone
+    assert 'data-interval="month"' in page_of("range=12mo") and 'data-interval="day"' in page_of("range=30d")
+
+
+def test_custom_dates_override_the_preset_and_a_bad_date_falls_back_with_a_message(page_of):
+    page = page_of("range=7d&startDate=2024-02-01&endDate=2024-02-29")
+    assert "2024-01-03 to 2024-01-31" in page  # the 29 days before
+    assert 'aria-current="page"' not in page
+    page = page_of("startDate=2024-02-31")
+    assert "Dates must look like 2026-01-31." in page and f'aria-current="page">{PRESETS["30d"]}<' in page
+
+
+def test_the_presets_keep_the_funnel_and_retention_choices(page_of):
+    page = page_of("funnel=view,buy&period=month&startDate=2024-02-01&endDate=2024-02-29")
+    link = re.search(r'<a href="\?([^"]*range=today[^"]*)"', page).group(1)
+    assert "funnel=view%2Cbuy" in link and "period=month" in link and "startDate" not in link
+
+
+def test_a_funnel_median_time_reads_in_minutes_with_the_seconds_on_hover(registered, page_of):
+    start = datetime.now(UTC) - timedelta(hours=2)
+    ingest(
+        registered,
+        [
+            {"event": "view", "userId": "a", "timestamp": start.isoformat()},
+            {"event": "buy", "userId": "a", "timestamp": (start + timedelta(seconds=359)).isoformat()},
+        ],
+    )
+    page = page_of("funnel=view,buy&funnelDays=1")
+    assert re.search(r'<td class="n" title="359 s">6 min</td>', page)
