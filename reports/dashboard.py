@@ -1,5 +1,6 @@
 """The operators' dashboard: server-rendered pages over the same reports as the report API."""
 
+import dataclasses
 from datetime import date
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -17,7 +18,16 @@ from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, pre
 from reports.queries import funnels, live, rankings, retention, series, summary
 from reports.views import IsSecretKeyOrStaff
 
-BREAKDOWNS = [("device", "Devices"), ("browser", "Browsers"), ("country", "Countries")]
+BREAKDOWNS = [
+    ("device", "Devices"),
+    ("browser", "Browsers"),
+    ("os", "Operating systems"),
+    ("country", "Countries"),
+    ("utm_source", "UTM sources"),
+]
+# What a row click may filter the page on (?f=country:DE, repeatable), with the name a chip shows.
+FILTERABLE = {"path": "Page", "referrer": "Referrer", **dict(BREAKDOWNS)}
+MAX_FILTERS = 5
 
 
 def operator_required(view):
@@ -84,7 +94,7 @@ def _range(request, tz: ZoneInfo, now) -> tuple[str, Window, str | None]:
 def _previous(window: Window, now) -> Window | None:
     first, last = previous_days(window.first_day, window.last_day)
     try:
-        return report_window(start=first, end=last, tz=window.tz, now=now)
+        return dataclasses.replace(report_window(start=first, end=last, tz=window.tz, now=now), filters=window.filters)
     except WindowError:  # before the earliest date a report reads
         return None
 
@@ -118,11 +128,52 @@ def _preset_links(request, current: str) -> list[dict]:
     return links
 
 
+def _filters(request) -> tuple[tuple[str, str | None], ...]:
+    """The page's ``?f=name:value`` filters that name a FILTERABLE property; an empty value is the unknown one."""
+    found = []
+    for token in request.GET.getlist("f")[:MAX_FILTERS]:
+        name, _, value = token.partition(":")
+        if name in FILTERABLE and (name, value or None) not in found:
+            found.append((name, value[:2048] or None))
+    return tuple(found)
+
+
+def _with_filters(request, filters) -> str:
+    query = request.GET.copy()
+    query.setlist("f", [f"{name}:{value or ''}" for name, value in filters])
+    return query.urlencode()
+
+
+def _clickable(request, name: str, rows, filters) -> list[dict]:
+    """Ranked rows, each with the link that adds its value to the page's filters."""
+    return [
+        {
+            "row": row,
+            "href": _with_filters(request, (*filters, (name, row.value))) if (name, row.value) not in filters else None,
+        }
+        for row in rows
+    ]
+
+
+def _chips(request, filters) -> list[dict]:
+    return [
+        {
+            "label": FILTERABLE[name],
+            "value": value,
+            "token": f"{name}:{value or ''}",
+            "remove": _with_filters(request, [f for f in filters if f != (name, value)]),
+        }
+        for name, value in filters
+    ]
+
+
 @operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
     tz, now = ZoneInfo(app.timezone), timezone.now()
     preset, window, error = _range(request, tz, now)
+    filters = _filters(request)
+    window = dataclasses.replace(window, filters=filters)
     previous = _previous(window, now)
     totals = summary.event_summary(app_id=app.pk, window=window, event=None)
     interval = chart_interval(window.first_day, window.last_day)
@@ -142,10 +193,23 @@ def app_detail(request, app_id):
         "live": live.live(app_id=app.pk, now=now),
         "interval": interval,
         "chart": line_chart(points(window), previous=points(previous) if previous else ()),
-        "top_pages": rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10),
-        "top_referrers": rankings.top_referrers(app_id=app.pk, window=window, event=None, limit=10),
+        "filters": _chips(request, filters),
+        "top_pages": _clickable(
+            request, "path", rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10), filters
+        ),
+        "top_referrers": _clickable(
+            request, "referrer", rankings.top_referrers(app_id=app.pk, window=window, event=None, limit=10), filters
+        ),
         "breakdowns": [
-            (title, rankings.breakdown(app_id=app.pk, window=window, event=None, by=by, limit=10).values)
+            (
+                title,
+                _clickable(
+                    request,
+                    by,
+                    rankings.breakdown(app_id=app.pk, window=window, event=None, by=by, limit=10).values,
+                    filters,
+                ),
+            )
             for by, title in BREAKDOWNS
         ],
         "event_names": [row.value for row in totals.event_breakdown or []],

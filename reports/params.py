@@ -29,9 +29,14 @@ class WindowError(ValueError):
 
 @dataclass(frozen=True)
 class Window:
+    """The events a report reads: [start, end) in a zone, and, when the dashboard narrows them, only
+    those whose properties (canonical column names, reports.properties) have the given values, None
+    being the unknown (empty) value."""
+
     start: datetime
     end: datetime
     tz: ZoneInfo
+    filters: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def first_day(self) -> date:
@@ -59,6 +64,7 @@ class Window:
             "start": self.start.astimezone(UTC).isoformat(),
             "end": self.end.astimezone(UTC).isoformat(),
             "tz": self.tz.key,
+            **({"filters": [list(pair) for pair in self.filters]} if self.filters else {}),
         }
 
 

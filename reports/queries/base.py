@@ -41,7 +41,17 @@ def in_span(
 
 
 def in_window(dialect: Dialect, app_id, window: Window, event: str | None = None, **options) -> Fragment:
-    return in_span(dialect, app_id, window.start, window.end, event, **options)
+    sql, params = in_span(dialect, app_id, window.start, window.end, event, **options)
+    for name, value in window.filters:
+        if name not in PROPERTIES:  # metadata and person properties would need joins some statements lack
+            raise ValueError(f"a window filters on event columns only, not {name!r}")
+        column = f"e.{dialect.column(PROPERTIES[name])}"
+        if value is None:
+            sql += f" AND {column} = ''"
+        else:
+            sql += f" AND {column} = %s"
+            params = [*params, value]
+    return sql, params
 
 
 def property_value(dialect: Dialect, name: str, alias: str = "e") -> Fragment:

@@ -166,3 +166,35 @@ def test_the_app_page_in_light_dark_and_at_375_px_has_no_sideways_scroll(browser
         page.screenshot(path=str(ARTIFACTS / f"dashboard-app-page-{name}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_clicking_a_referrer_filters_the_page_and_its_url_and_the_chip_undoes_it(offline_page, server, seeded_app):
+    now = timezone.now() - timedelta(minutes=30)
+    facts = RequestFacts(
+        api_key=seeded_app.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=timezone.now(), source="api"
+    )
+    referred = [
+        {
+            "event": "pageview",
+            "userId": f"reader-{n}",
+            "url": "https://shop.example/blog",
+            "referrer": "https://news.example/",
+            "timestamp": now.isoformat(),
+        }
+        for n in range(2)
+    ]
+    events_ingest(raw_events=referred, facts=facts)
+    staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
+    seeded_app.app.operators.add(staff)
+    log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
+    assert offline_page.inner_text("[data-testid=total-events]") == "17"
+
+    offline_page.click("h2:text('Top referrers') + table >> text=news.example")
+    offline_page.wait_for_selector("[data-testid=filters]")
+    assert "f=referrer%3Anews.example" in offline_page.url
+    assert offline_page.inner_text("[data-testid=total-events]") == "2"
+    assert offline_page.locator("h2:text('Top pages') + table tbody tr").all_inner_texts() == ["/blog\t2\t2"]
+    offline_page.click("[aria-label='Remove the filter Referrer']")
+    offline_page.wait_for_selector("[data-testid=filters]", state="detached")
+    assert offline_page.inner_text("[data-testid=total-events]") == "17"
+    assert offline_page.blocked_requests == []

@@ -104,3 +104,54 @@ def test_a_funnel_median_time_reads_in_minutes_with_the_seconds_on_hover(registe
     )
     page = page_of("funnel=view,buy&funnelDays=1")
     assert re.search(r'<td class="n" title="359 s">6 min</td>', page)
+
+
+def test_clicking_a_referrer_filters_every_panel_and_the_chip_removes_it(registered, page_of):
+    now = timezone.now() - timedelta(hours=1)
+    ingest(
+        registered,
+        [
+            {
+                "event": "view",
+                "userId": "a",
+                "url": "https://s.example/pricing",
+                "referrer": "https://news.example/x",
+                "timestamp": now.isoformat(),
+            },
+            {
+                "event": "view",
+                "userId": "b",
+                "url": "https://s.example/docs",
+                "referrer": "https://news.example/y",
+                "timestamp": now.isoformat(),
+            },
+            {"event": "view", "userId": "c", "url": "https://s.example/pricing", "timestamp": now.isoformat()},
+        ],
+    )
+    page = page_of()
+    link = re.search(r'<a href="\?([^"]*)" title="Show only this">news\.example</a>', page).group(1)
+    assert "f=referrer%3Anews.example" in link
+
+    filtered = page_of(link)
+    assert (figure(filtered, "total-events"), figure(filtered, "unique-users")) == ("2", "2")
+    pages = re.findall(r'title="Show only this">(/\w+)</a></td><td class="n">(\d+)<', filtered)
+    assert sorted(pages) == [("/docs", "1"), ("/pricing", "1")]
+    assert 'data-testid="filters"' in filtered and "Referrer is news.example" in filtered
+    # The filtered value itself is no longer a link; the chip's remove link goes back to the whole page.
+    assert 'title="Show only this">news.example<' not in filtered
+    remove = re.search(r'<a href="\?([^"]*)" aria-label="Remove the filter Referrer">', filtered).group(1)
+    assert figure(page_of(remove), "total-events") == "3"
+
+
+def test_the_unknown_value_filters_too_and_a_filter_on_something_else_is_ignored(registered, page_of):
+    now = timezone.now() - timedelta(hours=1)
+    ingest(
+        registered,
+        [
+            {"event": "view", "userId": "a", "referrer": "https://news.example/", "timestamp": now.isoformat()},
+            {"event": "view", "userId": "b", "timestamp": now.isoformat()},
+        ],
+    )
+    assert figure(page_of("f=referrer:"), "total-events") == "1"
+    assert "Referrer is (unknown)" in page_of("f=referrer:")
+    assert figure(page_of("f=metadata.plan:pro&f=nonsense"), "total-events") == "2"
