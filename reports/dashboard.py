@@ -184,6 +184,8 @@ def app_detail(request, app_id):
 
     context = {
         "app": app,
+        "waiting": not live.has_events(app.pk),  # a new app: how to send the first event, above zeros
+        "origin": request.build_absolute_uri("/").rstrip("/"),
         "window": window,
         "preset": preset,
         "presets": _preset_links(request, preset),

@@ -69,14 +69,29 @@ def send_event(server: AsgiServer, key: str, name: str, path: str) -> None:
         assert response.status == 201
 
 
-def test_the_live_view_shows_an_event_sent_after_it_opened_and_reconnects_after_a_restart(page, asgi_server):
-    shop = app_register(name="Live shop", owner_email="ops@shop.example")
+def open_as_watcher(page, server: AsgiServer, shop, path: str) -> None:
+    """Log in, as staff who may read the shop's events, on the way to ``path``."""
     watcher = may_read_events(User.objects.create_user("watcher", password=PASSWORD, is_staff=True))
     shop.app.operators.add(watcher)
-    page.goto(f"{asgi_server.url}/dashboard/apps/{shop.app.pk}/live")
+    page.goto(f"{server.url}{path}")
     page.fill("#id_username", "watcher")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
+
+
+def test_a_new_apps_page_waits_for_the_first_event_and_shows_it_when_it_arrives(page, asgi_server):
+    shop = app_register(name="New shop", owner_email="ops@shop.example")
+    open_as_watcher(page, asgi_server, shop, f"/dashboard/apps/{shop.app.pk}/")
+    page.wait_for_selector("[data-testid=waiting]")
+    assert page.inner_text("[data-testid=total-events]") == "0"
+    send_event(asgi_server, shop.secret_key.raw, "first visit", "/")
+    page.locator("[data-testid=total-events]").filter(has_text="1").wait_for(timeout=5000)
+    assert page.locator("[data-testid=empty-state]").count() == 0
+
+
+def test_the_live_view_shows_an_event_sent_after_it_opened_and_reconnects_after_a_restart(page, asgi_server):
+    shop = app_register(name="Live shop", owner_email="ops@shop.example")
+    open_as_watcher(page, asgi_server, shop, f"/dashboard/apps/{shop.app.pk}/live")
     status = page.locator("[data-testid=live-status]")
     status.filter(has_text="live").wait_for(timeout=5000)
 

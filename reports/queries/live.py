@@ -135,6 +135,14 @@ def now_figures(*, app_id, now: datetime) -> Now:
     )
 
 
+def has_events(app_id) -> bool:
+    """Whether the app has stored any event at all: the dashboard shows a new app how to send its first."""
+    dialect = current()
+    c = dialect.column
+    rows = dialect.fetch(f"SELECT 1 FROM {dialect.table} e WHERE e.{c('app')} = %s LIMIT 1", [dialect.app(app_id)])  # noqa: S608 (identifiers, a placeholder)
+    return bool(rows)
+
+
 def recent_activity(*, app_ids: list[uuid.UUID], now: datetime) -> dict:
     """Events of each app in the 24 hours and the 7 days up to ``now``: {app_id: {last_24h, last_7d}}."""
     found = {app_id: {"last_24h": 0, "last_7d": 0} for app_id in app_ids}

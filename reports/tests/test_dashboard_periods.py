@@ -155,3 +155,11 @@ def test_the_unknown_value_filters_too_and_a_filter_on_something_else_is_ignored
     assert figure(page_of("f=referrer:"), "total-events") == "1"
     assert "Referrer is (unknown)" in page_of("f=referrer:")
     assert figure(page_of("f=metadata.plan:pro&f=nonsense"), "total-events") == "2"
+
+
+def test_a_new_app_shows_the_tracker_snippet_until_its_first_event(registered, page_of):
+    page = page_of()
+    assert 'data-testid="empty-state"' in page
+    assert '&lt;script defer src="http://testserver/t.js" data-key="pk_…"&gt;' in page
+    ingest(registered, [{"event": "first", "userId": "a"}])
+    assert 'data-testid="empty-state"' not in page_of()
