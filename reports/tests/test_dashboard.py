@@ -105,10 +105,13 @@ def test_the_funnel_builder_and_retention_table_show_the_selectors_figures(clien
     client.force_login(staff)
     page = client.get(f"/dashboard/apps/{registered.app.pk}/?funnel=view,buy&funnelDays=1").content.decode()
     funnel = page[page.index('data-testid="funnel"') :]
-    assert re.search(r"<td>view</td><td class=\"n\">2</td>", funnel)
-    assert re.search(r"<td>buy</td><td class=\"n\">1</td>\s*<td class=\"n\">50%</td>", funnel)
+    bar = r'<td class="bar-cell"><div class="bar" data-testid="funnel-bar" style="width:(\d+)%"></div>(.*?)</td>'
+    assert re.search(rf'<td>view</td>{bar}<td class="n">2</td>', funnel).groups() == ("100", "")
+    buy = re.search(rf'<td>buy</td>{bar}<td class="n">1</td>\s*<td class="n">50%</td>', funnel)
+    assert buy.group(1) == "50" and ">−1</div>" in buy.group(2)  # one of two dropped
     retention = page[page.index('data-testid="retention"') :]
-    assert re.search(r"<td class=\"n\">2</td>\s*<td class=\"n\" title=\"2 users\">100%</td>", retention)
+    shaded = r'<td class="n">2</td>\s*<td class="n shade" title="2 users" style="--rate:100%">100%</td>'
+    assert re.search(shaded, retention)
 
 
 def test_a_one_step_funnel_shows_a_hint_instead_of_figures(client, staff, registered):
