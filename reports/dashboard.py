@@ -6,7 +6,7 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from reports.calendar import PERIODS
 from reports.charts import line_chart
 from reports.params import Window, WindowError, report_window
 from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, preset_days, previous_days
-from reports.queries import funnels, live, rankings, retention, series, summary
+from reports.queries import export, funnels, live, rankings, retention, series, summary
 from reports.views import IsSecretKeyOrStaff
 
 BREAKDOWNS = [
@@ -167,13 +167,29 @@ def _chips(request, filters) -> list[dict]:
     ]
 
 
+def _page_window(request, app) -> tuple[str, Window, str | None]:
+    """The window the app page shows for this request: its range and its filters."""
+    preset, window, error = _range(request, ZoneInfo(app.timezone), timezone.now())
+    return preset, dataclasses.replace(window, filters=_filters(request)), error
+
+
+@operator_required
+def app_export(request, app_id):
+    """The events behind the app page as it is filtered, as CSV: the report API's export, streamed."""
+    app = _visible_app(request, app_id)
+    _, window, _ = _page_window(request, app)
+    rows = export.events_export(app_id=app.pk, window=window, event=None)
+    response = StreamingHttpResponse(export.csv_lines(export.HEADER, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="events-{window.first_day}-{window.last_day}.csv"'
+    return response
+
+
 @operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
-    tz, now = ZoneInfo(app.timezone), timezone.now()
-    preset, window, error = _range(request, tz, now)
-    filters = _filters(request)
-    window = dataclasses.replace(window, filters=filters)
+    now = timezone.now()
+    preset, window, error = _page_window(request, app)
+    filters = window.filters
     previous = _previous(window, now)
     totals = summary.event_summary(app_id=app.pk, window=window, event=None)
     interval = chart_interval(window.first_day, window.last_day)
@@ -187,6 +203,7 @@ def app_detail(request, app_id):
         "waiting": not live.has_events(app.pk),  # a new app: how to send the first event, above zeros
         "origin": request.build_absolute_uri("/").rstrip("/"),
         "window": window,
+        "export_query": request.GET.urlencode(),
         "preset": preset,
         "presets": _preset_links(request, preset),
         "error": error,

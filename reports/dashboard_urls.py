@@ -7,4 +7,5 @@ urlpatterns = [
     path("", dashboard.app_list, name="app-list"),
     path("apps/<uuid:app_id>/", dashboard.app_detail, name="app-detail"),
     path("apps/<uuid:app_id>/live", dashboard.app_live, name="app-live"),
+    path("apps/<uuid:app_id>/export.csv", dashboard.app_export, name="app-export"),
 ]

@@ -5,6 +5,7 @@ Every request to a host other than the live server is aborted, so "works offline
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -194,6 +195,10 @@ def test_clicking_a_referrer_filters_the_page_and_its_url_and_the_chip_undoes_it
     assert "f=referrer%3Anews.example" in offline_page.url
     assert offline_page.inner_text("[data-testid=total-events]") == "2"
     assert offline_page.locator("h2:text('Top pages') + table tbody tr").all_inner_texts() == ["/blog\t2\t2"]
+    with offline_page.expect_download() as download:
+        offline_page.click("[data-testid=export]")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert len(lines) == 3 and all("news.example" in line for line in lines[1:])  # the filtered view's two
     offline_page.click("[aria-label='Remove the filter Referrer']")
     offline_page.wait_for_selector("[data-testid=filters]", state="detached")
     assert offline_page.inner_text("[data-testid=total-events]") == "17"

@@ -163,3 +163,40 @@ def test_a_new_app_shows_the_tracker_snippet_until_its_first_event(registered, p
     assert '&lt;script defer src="http://testserver/t.js" data-key="pk_…"&gt;' in page
     ingest(registered, [{"event": "first", "userId": "a"}])
     assert 'data-testid="empty-state"' not in page_of()
+
+
+def test_export_downloads_the_events_of_the_page_as_filtered(registered, client, page_of):
+    now = timezone.now() - timedelta(hours=1)
+    ingest(
+        registered,
+        [
+            {
+                "event": "view",
+                "userId": "a",
+                "url": "https://s.example/pricing",
+                "country": "DE",
+                "timestamp": now.isoformat(),
+            },
+            {"event": "view", "userId": "b", "url": "https://s.example/docs", "timestamp": now.isoformat()},
+            {
+                "event": "old",
+                "userId": "c",
+                "url": "https://s.example/pricing",
+                "timestamp": (now - timedelta(days=40)).isoformat(),
+            },
+        ],
+    )
+    page = page_of("f=path:/pricing")
+    href = re.search(r'data-testid="export" href="([^"]*)"', page).group(1).replace("&amp;", "&")
+    response = client.get(href)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert 'filename="events-' in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and "view" in lines[1] and "/pricing" in lines[1]  # the header, then the one event
+    everything = b"".join(client.get(href.split("?")[0] + "?range=12mo").streaming_content).decode().splitlines()
+    assert len(everything) == 4
+
+
+def test_export_needs_what_the_page_needs(registered, client, db):
+    client.force_login(User.objects.create_user("clerk", password="pw-for-tests", is_staff=True))
+    assert client.get(f"/dashboard/apps/{registered.app.pk}/export.csv").status_code == 403
