@@ -251,6 +251,7 @@ INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")
 REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")
 AUTH_FAILURE_RATE = env_rate("AUTH_FAILURE_RATE", "60/m")
+SHARE_PASSWORD_RATE = env_rate("SHARE_PASSWORD_RATE", "10/m")  # wrong passwords of shared links, per client IP
 INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 # Buffered ingestion (events/buffer.py, README "Buffered ingestion"): the API queues validated rows in

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from analytics_project.health import HealthViewSet
 from analytics_project.metrics import metrics_view
+from reports import sharing
 
 
 class SpectacularSwaggerGetView(SpectacularSwaggerView):
@@ -30,6 +31,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("dashboard/", include("reports.dashboard_urls")),
+    path("share/<str:token>/", sharing.shared_app_page, name="shared-app-page"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerGetView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocGetView.as_view(url_name="schema"), name="redoc"),

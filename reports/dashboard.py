@@ -187,6 +187,11 @@ def app_export(request, app_id):
 @operator_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
+    return render(request, "dashboard/app_detail.html", app_page_context(request, app))
+
+
+def app_page_context(request, app) -> dict:
+    """Everything the app page shows for this request's range and filters (also behind a shared link)."""
     now = timezone.now()
     preset, window, error = _page_window(request, app)
     filters = window.filters
@@ -198,7 +203,7 @@ def app_detail(request, app_id):
         timeline = series.timeseries(app_id=app.pk, window=span, event=None, interval=interval)
         return [(_chart_label(point.t, interval), point.count) for point in timeline.points]
 
-    context = {
+    return {
         "app": app,
         "waiting": not live.has_events(app.pk),  # a new app: how to send the first event, above zeros
         "origin": request.build_absolute_uri("/").rstrip("/"),
@@ -235,7 +240,6 @@ def app_detail(request, app_id):
         **_funnel_section(request, app, window),
         **_retention_section(request, app, window),
     }
-    return render(request, "dashboard/app_detail.html", context)
 
 
 def _funnel_section(request, app, window) -> dict:

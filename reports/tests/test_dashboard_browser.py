@@ -14,6 +14,7 @@ from django.utils import timezone
 from analytics_project.testing import ARTIFACTS
 from apikeys.services import app_register
 from events.services import RequestFacts, events_ingest
+from reports.sharing import shared_link_create, shared_link_revoke
 from reports.tests.conftest import may_read_events
 
 
@@ -202,4 +203,18 @@ def test_clicking_a_referrer_filters_the_page_and_its_url_and_the_chip_undoes_it
     offline_page.click("[aria-label='Remove the filter Referrer']")
     offline_page.wait_for_selector("[data-testid=filters]", state="detached")
     assert offline_page.inner_text("[data-testid=total-events]") == "17"
+    assert offline_page.blocked_requests == []
+
+
+def test_a_shared_link_opens_without_login_and_stops_working_when_revoked(offline_page, server, seeded_app):
+    made = shared_link_create(app=seeded_app.app, label="board", password="board only")
+    offline_page.goto(server.url + made.path)
+    offline_page.fill("[data-testid=share-password] input[name=password]", "board only")
+    offline_page.click("[data-testid=share-password] button")
+    assert offline_page.inner_text("[data-testid=total-events]") == "15"
+    offline_page.click("nav.presets >> text=Last 7 days")
+    assert "range=7d" in offline_page.url and offline_page.url.startswith(server.url + made.path)
+
+    shared_link_revoke(link=made.link)
+    assert offline_page.reload().status == 404
     assert offline_page.blocked_requests == []
