@@ -11,8 +11,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apikeys.selectors import apps_visible_to
+from reports import goals
 from reports.calendar import PERIODS
 from reports.charts import line_chart
+from reports.models import Goal
 from reports.params import Window, WindowError, report_window
 from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, preset_days, previous_days
 from reports.queries import export, funnels, live, rankings, retention, series, summary
@@ -174,6 +176,11 @@ def _page_window(request, app) -> tuple[str, Window, str | None]:
 
 
 @operator_required
+def app_goals(request, app_id):
+    return goals.goals_change(request, _visible_app(request, app_id))
+
+
+@operator_required
 def app_export(request, app_id):
     """The events behind the app page as it is filtered, as CSV: the report API's export, streamed."""
     app = _visible_app(request, app_id)
@@ -237,6 +244,8 @@ def app_page_context(request, app) -> dict:
             for by, title in BREAKDOWNS
         ],
         "event_names": [row.value for row in totals.event_breakdown or []],
+        "goals": goals.goal_figures(app, window, totals.unique_users),
+        "goal_kinds": Goal.Kind.choices,
         **_funnel_section(request, app, window),
         **_retention_section(request, app, window),
     }

@@ -8,4 +8,5 @@ urlpatterns = [
     path("apps/<uuid:app_id>/", dashboard.app_detail, name="app-detail"),
     path("apps/<uuid:app_id>/live", dashboard.app_live, name="app-live"),
     path("apps/<uuid:app_id>/export.csv", dashboard.app_export, name="app-export"),
+    path("apps/<uuid:app_id>/goals", dashboard.app_goals, name="app-goals"),
 ]

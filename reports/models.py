@@ -21,3 +21,23 @@ class SharedLink(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+
+class Goal(models.Model):
+    """What counts as a conversion on an app's dashboard: an event name, or a page viewed (a path)."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", "event"
+        PAGE = "page", "page view"
+
+    app = models.ForeignKey("apikeys.App", on_delete=models.CASCADE, related_name="goals")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=200, help_text="The event name, or the path (e.g. /thanks).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "kind", "value"], name="goal_unique_per_app")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"

@@ -29,3 +29,10 @@ def signed_percent(ratio) -> str:
         return ""
     percent = round(ratio * 100)
     return f"+{percent}%" if percent > 0 else ("0%" if percent == 0 else f"\u2212{-percent}%")
+
+
+@register.filter
+def percent(ratio) -> str:
+    """``0.125`` -> "12.5%", ``1`` -> "100%": a rate to one decimal, as conversion rates are read."""
+    text = f"{float(ratio) * 100:.1f}".removesuffix(".0")
+    return f"{text}%"

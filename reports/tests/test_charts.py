@@ -1,7 +1,7 @@
 import pytest
 
 from reports.charts import line_chart
-from reports.templatetags.dashboard_format import duration, signed_percent
+from reports.templatetags.dashboard_format import duration, percent, signed_percent
 
 
 @pytest.fixture
@@ -58,3 +58,7 @@ def test_durations_read_as_words(seconds, words):
 
 def test_changes_read_as_signed_percentages():
     assert [signed_percent(r) for r in (None, 0.126, -0.5, 0.001)] == ["", "+13%", "\u221250%", "0%"]
+
+
+def test_rates_read_as_percentages_to_one_decimal():
+    assert [percent(r) for r in (0, 0.125, 1, 0.3333)] == ["0%", "12.5%", "100%", "33.3%"]

@@ -200,3 +200,42 @@ def test_export_downloads_the_events_of_the_page_as_filtered(registered, client,
 def test_export_needs_what_the_page_needs(registered, client, db):
     client.force_login(User.objects.create_user("clerk", password="pw-for-tests", is_staff=True))
     assert client.get(f"/dashboard/apps/{registered.app.pk}/export.csv").status_code == 403
+
+
+def test_goals_count_converted_visitors_against_all_visitors_and_can_be_removed(registered, client, page_of):
+    now = (timezone.now() - timedelta(hours=1)).isoformat()
+    ingest(
+        registered,
+        [
+            {"event": "pageview", "userId": "a", "url": "https://s.example/pricing", "timestamp": now},
+            {"event": "pageview", "userId": "a", "url": "https://s.example/thanks", "timestamp": now},
+            {"event": "pageview", "userId": "a", "url": "https://s.example/thanks", "timestamp": now},
+            {"event": "signup", "userId": "b", "url": "https://s.example/join", "timestamp": now},
+            {"event": "pageview", "userId": "c", "url": "https://s.example/", "timestamp": now},
+            {"event": "pageview", "userId": "d", "url": "https://s.example/", "timestamp": now},
+        ],
+    )
+    page_of()  # logs in
+    goals = f"/dashboard/apps/{registered.app.pk}/goals"
+    assert client.post(goals, {"kind": "page", "value": "thanks", "query": "range=7d"})["Location"].endswith(
+        "/?range=7d"
+    )
+    client.post(goals, {"kind": "event", "value": "signup", "query": "https://evil.example/"})
+    client.post(goals, {"kind": "event", "value": "signup"})  # again: still one goal
+    assert client.post(goals, {"kind": "banana", "value": "x"}).status_code == 302
+
+    page = page_of("range=7d")
+    rows = re.findall(
+        r"<tr><td>(page view /thanks|event signup)</td><td class=\"n\">(\d+)</td><td class=\"n\">(\d+)</td>\s*"
+        r"<td class=\"n\" data-testid=\"goal-conversion\">([\d.]+%)</td>",
+        page,
+    )
+    assert rows == [("page view /thanks", "1", "2", "25%"), ("event signup", "1", "1", "25%")]  # of 4 visitors
+    filtered = page_of("range=7d&f=path:/thanks")  # a filter narrows the goals too: a is the one visitor
+    assert '<td class="n" data-testid="goal-conversion">100%</td>' in filtered
+
+    goal_id = registered.app.goals.get(kind="event").pk
+    client.post(goals, {"remove": goal_id})
+    assert list(registered.app.goals.values_list("value", flat=True)) == ["/thanks"]
+    assert client.post(goals, {"remove": 999_999}).status_code == 404
+    assert client.get(goals).status_code == 405
