@@ -226,7 +226,7 @@ def app_page_context(request, app) -> dict:
         "chart": line_chart(points(window), previous=points(previous) if previous else ()),
         "filters": _chips(request, filters),
         "top_pages": _clickable(
-            request, "path", rankings.top_pages(app_id=app.pk, window=window, event=None, limit=10), filters
+            request, "path", rankings.top_pages(app_id=app.pk, window=window, event=goals.PAGEVIEW, limit=10), filters
         ),
         "top_referrers": _clickable(
             request, "referrer", rankings.top_referrers(app_id=app.pk, window=window, event=None, limit=10), filters

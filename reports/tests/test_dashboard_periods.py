@@ -112,20 +112,20 @@ def test_clicking_a_referrer_filters_every_panel_and_the_chip_removes_it(registe
         registered,
         [
             {
-                "event": "view",
+                "event": "pageview",
                 "userId": "a",
                 "url": "https://s.example/pricing",
                 "referrer": "https://news.example/x",
                 "timestamp": now.isoformat(),
             },
             {
-                "event": "view",
+                "event": "pageview",
                 "userId": "b",
                 "url": "https://s.example/docs",
                 "referrer": "https://news.example/y",
                 "timestamp": now.isoformat(),
             },
-            {"event": "view", "userId": "c", "url": "https://s.example/pricing", "timestamp": now.isoformat()},
+            {"event": "pageview", "userId": "c", "url": "https://s.example/pricing", "timestamp": now.isoformat()},
         ],
     )
     page = page_of()

@@ -22,9 +22,9 @@ def seeded(registered, other_app):
     moment = (timezone.now() - timedelta(hours=1)).isoformat()
     ingest(
         registered,
-        [{"event": "view", "userId": u, "url": "https://s.example/pricing", "timestamp": moment} for u in "abc"],
+        [{"event": "pageview", "userId": u, "url": "https://s.example/pricing", "timestamp": moment} for u in "abc"],
     )
-    ingest(other_app, [{"event": "view", "userId": "z", "url": "https://o.example/secret", "timestamp": moment}])
+    ingest(other_app, [{"event": "pageview", "userId": "z", "url": "https://o.example/secret", "timestamp": moment}])
     return registered
 
 
