@@ -51,6 +51,24 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         ]
 
 
+class PersonalKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "apikeys.authentication.PersonalKeyAuthentication"
+    name = ["PersonalKeyHeader", "PersonalKeyBearer"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.name]
+
+    def get_security_definition(self, auto_schema):
+        description = (
+            "A person's own key (`uk_…`): reads the reports of the apps of the organisations they belong to, "
+            "named with `appId`, as far as their role allows (the export needs the member role)."
+        )
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": description},
+            {"type": "http", "scheme": "bearer", "description": description + " As `Authorization: Bearer <key>`."},
+        ]
+
+
 _ERRORS = {
     "400": (
         "Invalid input (`validation_error`, `malformed_request`), with `fields` naming what is wrong.",

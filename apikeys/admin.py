@@ -8,6 +8,7 @@ from apikeys import services
 from apikeys.keys import KeyKind
 from apikeys.models import ApiKey, App
 from apikeys.selectors import apps_visible_to, usable_keys_q
+from organisations.audit import Actor
 
 
 def _show_issued_keys(request, modeladmin, issued: list[services.IssuedKey], title: str):
@@ -109,7 +110,8 @@ class AppAdmin(AppScopedAdmin):
         return False
 
     def _create_keys(self, request, queryset, kind: KeyKind):
-        issued = [services.api_key_create(app=app, kind=kind, name="created in admin") for app in queryset]
+        actor = Actor.from_request(request)
+        issued = [services.api_key_create(app=app, kind=kind, name="created in admin", actor=actor) for app in queryset]
         return _show_issued_keys(request, self, issued, f"New {kind} keys")
 
     @admin.action(description="Create a secret key (shown once)")
@@ -183,7 +185,7 @@ class ApiKeyAdmin(AppScopedAdmin):
     @admin.action(description="Revoke now")
     def revoke_keys(self, request, queryset):
         for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
+            services.api_key_revoke(api_key=api_key, actor=Actor.from_request(request))
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
     @admin.action(description="Rotate (new key shown once; old works for the default grace period)")
@@ -191,7 +193,7 @@ class ApiKeyAdmin(AppScopedAdmin):
         issued, skipped = [], []
         for api_key in queryset:
             try:
-                issued.append(services.api_key_rotate(api_key=api_key))
+                issued.append(services.api_key_rotate(api_key=api_key, actor=Actor.from_request(request)))
             except services.KeyNotRotatable:
                 skipped.append(api_key.prefix)
         if skipped:

@@ -9,8 +9,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apikeys import key_cache, keys
-from apikeys.models import ApiKey, App
+from apikeys.models import ApiKey, App, PersonalApiKey
 from apikeys.throttling import Hit
+from organisations.selectors import organisation_ids_allowing
 
 
 def api_key_authenticate(
@@ -96,6 +97,26 @@ def _api_key_with_app(lookup_id: str, hit: Hit | None) -> ApiKey | None:
     api_key.use_recorded = use_recorded
     api_key.counted_hit = counted
     return api_key
+
+
+def personal_key_authenticate(*, raw_key: str) -> PersonalApiKey | None:
+    """The personal key row whose digest matches ``raw_key``, whatever its status, with its user."""
+    parsed = keys.parse(raw_key)
+    if parsed is None or not parsed.is_personal:
+        return None
+    personal_key = PersonalApiKey.objects.select_related("user").filter(lookup_id=parsed.lookup_id).first()
+    if personal_key is None or not keys.digests_match(personal_key.digest, raw_key):
+        return None
+    return personal_key
+
+
+def personal_keys_list(*, user) -> QuerySet[PersonalApiKey]:
+    return PersonalApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def apps_allowing(*, user, operation: str) -> QuerySet[App]:
+    """The apps of the organisations where ``user``'s role allows ``operation`` (organisations.permissions)."""
+    return App.objects.filter(organisation__in=organisation_ids_allowing(user=user, operation=operation))
 
 
 def usable_keys_q(now) -> Q:

@@ -24,6 +24,7 @@ from apikeys.serializers import (
     RotationOutput,
 )
 from apikeys.throttling import KeyManagementRateThrottle, RegistrationRateThrottle
+from organisations.audit import Actor
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a new key must not sit in any cache
@@ -99,6 +100,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
             domains=data["domains"],
             timezone_name=data["timezone"],
             site_domain=data["site_domain"],
+            actor=Actor.from_request(request),
         )
         return Response(RegisterOutput(registered).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -211,18 +213,19 @@ class ApiKeyViewSet(viewsets.GenericViewSet):
 
     def create(self, request):
         data = _validated(CreateKeyInput, request.data)
-        issued = services.api_key_create(app=request.auth.app, **data)
+        issued = services.api_key_create(app=request.auth.app, actor=Actor.from_request(request), **data)
         return Response(IssuedKeyOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
         data = _validated(RegenerateInput, request.data)
-        issued = _rotate(self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
+        issued = _rotate(request, self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
         return Response(RotationOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        return Response(ApiKeyOutput(services.api_key_revoke(api_key=self.get_object())).data)
+        revoked = services.api_key_revoke(api_key=self.get_object(), actor=Actor.from_request(request))
+        return Response(ApiKeyOutput(revoked).data)
 
 
 @extend_schema_view(
@@ -254,8 +257,8 @@ class RevokeViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = _validated(RevokeInput, request.data)
         target = self._target(request, data)
-        replacement = _rotate(target, grace=timedelta(0)) if data["regenerate"] else None
-        revoked = services.api_key_revoke(api_key=target)
+        replacement = _rotate(request, target, grace=timedelta(0)) if data["regenerate"] else None
+        revoked = services.api_key_revoke(api_key=target, actor=Actor.from_request(request))
         body = RevokeOutput({"revoked": revoked, "replacement": replacement}).data
         return Response(body, headers=NO_STORE if replacement else None)
 
@@ -275,8 +278,8 @@ def _validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
-def _rotate(api_key: ApiKey, *, grace: timedelta) -> services.IssuedKey:
+def _rotate(request, api_key: ApiKey, *, grace: timedelta) -> services.IssuedKey:
     try:
-        return services.api_key_rotate(api_key=api_key, grace=grace)
+        return services.api_key_rotate(api_key=api_key, grace=grace, actor=Actor.from_request(request))
     except services.KeyNotRotatable as exc:
         raise exceptions.ValidationError({"key": [str(exc)]}) from None

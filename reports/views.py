@@ -1,8 +1,10 @@
 """Report endpoints (SPEC §5), declared: each names its query, its report and its response shape; the
 base class parses the query, runs the report through the cache and serializes it.
 
-A secret key reads its own app; a staff session (the dashboard) names the app with ``appId`` and sees
-only the apps it may see in the admin. Publishable keys get 403.
+A secret key reads its own app; a personal key names the app with ``appId`` and reads the apps of the
+organisations its person belongs to, as far as their role allows the view's ``operation``
+(organisations.permissions); a staff session (the dashboard) names the app with ``appId`` and sees only
+the apps it may see in the admin. Publishable keys get 403.
 """
 
 from django.http import StreamingHttpResponse
@@ -16,10 +18,11 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from apikeys.authentication import ApiKeyAuthentication
-from apikeys.models import ApiKey, App
-from apikeys.selectors import apps_visible_to
+from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
+from apikeys.models import ApiKey, App, PersonalApiKey
+from apikeys.selectors import apps_allowing, apps_visible_to
 from apikeys.throttling import ReportRateThrottle
+from organisations.permissions import can
 from reports import schema_examples as examples
 from reports.cache import cached_report
 from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
@@ -61,20 +64,26 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
 
 
 class IsSecretKeyOrStaff(BasePermission):
-    """A secret key, or a staff session holding the admin's own permission to read events.
+    """A secret key, a personal key (whose app and role report_app checks), or a staff session holding
+    the admin's own permission to read events.
 
     Reports and the export are the events themselves (the export carries IP addresses and user agents), so
     a staff session needs what the admin asks before it lists them: `events.view_event`. The dashboard
     applies the same rule (reports/dashboard.py).
     """
 
-    message = "Reports need a secret (sk_) key or a staff session; publishable (pk_) keys can only send events."
+    message = (
+        "Reports need a secret (sk_) key, a personal (uk_) key or a staff session; publishable (pk_) keys "
+        "can only send events."
+    )
     code = "secret_key_required"
     staff_permission = "events.view_event"
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey):
             return request.auth.is_secret
+        if isinstance(request.auth, PersonalApiKey):
+            return True
         user = request.user
         if not (user and user.is_authenticated and user.is_active and user.is_staff):
             return False
@@ -87,25 +96,49 @@ class IsSecretKeyOrStaff(BasePermission):
 
 
 class ReportKeyRateThrottle(ReportRateThrottle):
-    """REPORT_RATE per key. Staff sessions carry no key and are not counted."""
+    """REPORT_RATE per key, app or personal. Staff sessions carry no key and are not counted."""
 
     def allow_request(self, request, view) -> bool:
-        if not isinstance(request.auth, ApiKey):
+        if not isinstance(request.auth, ApiKey | PersonalApiKey):
             return True
         return super().allow_request(request, view)
 
+    def get_key(self, request) -> str:
+        # Lookup ids are unique per table only: a personal key never shares an app key's counter.
+        key = super().get_key(request)
+        return f"personal:{key}" if isinstance(request.auth, PersonalApiKey) else key
 
-def report_app(request, app_id) -> App:
+
+def report_app(request, app_id, operation: str) -> App:
     if isinstance(request.auth, ApiKey):
         # Another app's id is answered like an id that does not exist: keys cannot probe for apps.
         if app_id is not None and app_id != request.auth.app_id:
             raise exceptions.NotFound("No such app.")
         return request.auth.app
     if app_id is None:
-        raise exceptions.ValidationError({"appId": ["Required with a staff session: the app to report on."]})
+        raise exceptions.ValidationError(
+            {"appId": ["Required with a personal key or a staff session: the app to report on."]}
+        )
+    if isinstance(request.auth, PersonalApiKey):
+        return _member_app(request, app_id, operation)
     app = apps_visible_to(user=request.user).filter(pk=app_id).first()
     if app is None:
         raise exceptions.NotFound("No such app.")
+    return app
+
+
+def _member_app(request, app_id, operation: str) -> App:
+    """An app of one of the person's organisations. One they cannot see at all is a 404, like an id that
+    does not exist; one they see but whose role does not allow ``operation`` (the export, for a viewer)
+    is a 403."""
+    app = apps_allowing(user=request.user, operation="reports.read").filter(pk=app_id).first()
+    if app is None:
+        raise exceptions.NotFound("No such app.")
+    if not can(request.user, operation, app):
+        raise exceptions.PermissionDenied(
+            f"Your role in this app's organisation does not allow {operation}.", code="role_required"
+        )
+    request._request.uea_app_id = app.id  # for the request log, which names no app by a personal key
     return app
 
 
@@ -120,11 +153,12 @@ _COMMON_NOTE = (
 
 
 class ReportViewSet(viewsets.ViewSet):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [ApiKeyAuthentication, PersonalKeyAuthentication, SessionAuthentication]
     permission_classes = [IsSecretKeyOrStaff]
     throttle_classes = [ReportKeyRateThrottle]
     content_negotiation_class = IgnoreFormatParameter
     may_not_find = True  # an appId the caller may not read: documented 404
+    operation = "reports.read"  # what a personal key's role must allow (organisations.permissions)
     endpoint: str
     query_serializer = ReportQuery
     output_serializer: type
@@ -141,7 +175,7 @@ class ReportViewSet(viewsets.ViewSet):
         data = request.query_params if data is None else data
         app_query = AppQuery(data=data if isinstance(data, dict) else {})
         app_query.is_valid(raise_exception=True)
-        app = report_app(request, app_query.validated_data.get("appId"))
+        app = report_app(request, app_query.validated_data.get("appId"), self.operation)
         query = self.query_serializer(data=data, context={"timezone": app.timezone})
         query.is_valid(raise_exception=True)
         return app, query.validated_data
@@ -331,6 +365,7 @@ class ExportViewSet(ReportViewSet):
     """Not a cached report: the rows stream straight from the store to the client."""
 
     endpoint = "export"
+    operation = "export"
     query_serializer = ExportQuery
 
     @extend_schema(
