@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
 from analytics_project.serializers import ErrorSerializer, StrictSerializer
-from apikeys.authentication import ApiKeyAuthentication
+from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
 
 
 def response_example(name: str, value, status_code: str = "400") -> OpenApiExample:
@@ -147,10 +147,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             if self.get_request_serializer() is not None:
                 codes.append("415")
         # Only a key can be refused: the keyless protocols' SiteAuthentication never answers 401.
-        if any(issubclass(auth, ApiKeyAuthentication) for auth in getattr(view, "authentication_classes", [])):
+        authentication = getattr(view, "authentication_classes", [])
+        if any(issubclass(auth, ApiKeyAuthentication | PersonalKeyAuthentication) for auth in authentication):
             codes += ["401", "403"]
-            if self.method == "GET":
-                codes.append("400")  # keys in the query string are refused
+        if self.method == "GET" and any(issubclass(auth, ApiKeyAuthentication) for auth in authentication):
+            codes.append("400")  # keys in the query string are refused
         if any(permission is not AllowAny for permission in getattr(view, "permission_classes", [])):
             codes.append("403")  # without authentication classes DRF answers a refusal with 403, not 401
         if getattr(view, "throttle_classes", None):

@@ -150,13 +150,22 @@ def api_keys_expiring(*, within: timedelta, app: App | None = None) -> QuerySet[
 
 def api_key_find(*, reference: str) -> ApiKey | None:
     """A key by id, by lookup id, or by its masked prefix (``sk_AbCd1234…``), as operators type them."""
+    return _find_key(ApiKey.objects.select_related("app"), reference)
+
+
+def personal_key_find(*, reference: str) -> PersonalApiKey | None:
+    """As api_key_find, for personal keys (``uk_AbCd1234…``)."""
+    return _find_key(PersonalApiKey.objects.select_related("user"), reference)
+
+
+def _find_key(queryset: QuerySet, reference: str):
     reference = reference.strip().rstrip("…").rstrip(".")
     if "_" in reference:
         reference = reference.split("_", 1)[1]
     if len(reference) == keys.LOOKUP_ID_LENGTH:
-        return ApiKey.objects.select_related("app").filter(lookup_id=reference).first()
+        return queryset.filter(lookup_id=reference).first()
     try:
         key_id = uuid.UUID(reference)
     except ValueError:
         return None
-    return ApiKey.objects.select_related("app").filter(pk=key_id).first()
+    return queryset.filter(pk=key_id).first()

@@ -93,7 +93,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
     throttle_classes = [RegistrationRateThrottle]
 
     def create(self, request):
-        data = _validated(RegisterInput, request.data)
+        data = validated(RegisterInput, request.data)
         registered = services.app_register(
             name=data["name"],
             owner_email=data["owner_email"],
@@ -212,13 +212,13 @@ class ApiKeyViewSet(viewsets.GenericViewSet):
         return Response(ApiKeyOutput(self.get_object()).data)
 
     def create(self, request):
-        data = _validated(CreateKeyInput, request.data)
+        data = validated(CreateKeyInput, request.data)
         issued = services.api_key_create(app=request.auth.app, actor=Actor.from_request(request), **data)
         return Response(IssuedKeyOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
-        data = _validated(RegenerateInput, request.data)
+        data = validated(RegenerateInput, request.data)
         issued = _rotate(request, self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
         return Response(RotationOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -255,7 +255,7 @@ class RevokeViewSet(viewsets.GenericViewSet):
     may_not_find = True  # a key of another app, or none: documented 404
 
     def create(self, request):
-        data = _validated(RevokeInput, request.data)
+        data = validated(RevokeInput, request.data)
         target = self._target(request, data)
         replacement = _rotate(request, target, grace=timedelta(0)) if data["regenerate"] else None
         revoked = services.api_key_revoke(api_key=target, actor=Actor.from_request(request))
@@ -272,7 +272,7 @@ class RevokeViewSet(viewsets.GenericViewSet):
         return get_object_or_404(app_keys_list(app=request.auth.app), pk=data["key_id"])
 
 
-def _validated(serializer_class, data) -> dict:
+def validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -19,6 +19,16 @@ def organisation_ids_allowing(*, user, operation: str) -> QuerySet:
     return Membership.objects.filter(user=user, role__in=roles_allowed(operation)).values("organisation_id")
 
 
+def memberships_of(*, user) -> QuerySet[Membership]:
+    """The person's memberships with their organisations and those organisations' apps, in three queries."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organisation")
+        .prefetch_related("organisation__apps")
+        .order_by("organisation__name")
+    )
+
+
 def organisation_members(*, organisation: Organisation) -> QuerySet[Membership]:
     return Membership.objects.filter(organisation=organisation).select_related("user").order_by("user__username")
 
