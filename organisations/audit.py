@@ -22,7 +22,9 @@ class Actor:
         user = getattr(request, "user", None)
         user = user if user is not None and user.is_authenticated else None
         prefix = getattr(getattr(request, "auth", None), "prefix", "")
-        return cls(user=user, key_prefix=prefix if isinstance(prefix, str) else "", ip=client_ip(request) or None)
+        prefix = prefix if isinstance(prefix, str) else ""
+        label = "" if user is not None or prefix else "anonymous"  # the public register endpoint
+        return cls(user=user, key_prefix=prefix, label=label, ip=client_ip(request) or None)
 
     @classmethod
     def command(cls, name: str) -> "Actor":
