@@ -11,31 +11,24 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from analytics_project.schema import response_example
 from apikeys import services
 from apikeys.authentication import PersonalKeyAuthentication
 from apikeys.models import PersonalApiKey
 from apikeys.selectors import personal_keys_list
 from apikeys.serializers import CreatePersonalKeyInput, IssuedPersonalKeyOutput, KeyOutput, PersonOutput
 from apikeys.throttling import PersonalKeyManagementThrottle
-from apikeys.views import NO_STORE, UUID_PATTERN, validated
+from apikeys.views import KEY_EXAMPLE, NO_STORE, UUID_PATTERN, validated
 from organisations.audit import Actor
 from organisations.selectors import memberships_of
 
 PERSONAL_KEY_EXAMPLE = {
+    **{name: KEY_EXAMPLE[name] for name in KeyOutput().fields},
     "id": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
     "name": "laptop",
     "prefix": "uk_EfGh5678…",
-    "status": "active",
-    "createdAt": "2026-01-05T10:00:00Z",
-    "expiresAt": "2027-01-05T10:00:00Z",
-    "revokedAt": None,
-    "lastUsedAt": "2026-01-06T08:12:44Z",
 }
 NEW_PERSONAL_KEY = "uk_EfGh5678" + "x" * 32 + "Qq1Rr2"
-
-
-def _example(name: str, value, status_code: str = "200") -> OpenApiExample:
-    return OpenApiExample(name, value=value, response_only=True, status_codes=[status_code])
 
 
 class IsPerson(IsAuthenticated):
@@ -64,7 +57,7 @@ class SessionForNewKeys(BasePermission):
         "organisation's apps: the ids to pass as `appId` to the reports.",
         responses={200: PersonOutput},
         examples=[
-            _example(
+            response_example(
                 "A viewer of one organisation",
                 {
                     "username": "ada",
@@ -79,6 +72,7 @@ class SessionForNewKeys(BasePermission):
                         }
                     ],
                 },
+                "200",
             )
         ],
     )
@@ -94,7 +88,7 @@ class MeViewSet(PersonalEndpoint):
     list=extend_schema(
         summary="List my personal keys",
         responses={200: KeyOutput(many=True)},
-        examples=[_example("Personal keys", PERSONAL_KEY_EXAMPLE)],
+        examples=[response_example("Personal keys", PERSONAL_KEY_EXAMPLE, "200")],
     ),
     create=extend_schema(
         summary="Create a personal key",
@@ -105,14 +99,14 @@ class MeViewSet(PersonalEndpoint):
         responses={201: IssuedPersonalKeyOutput},
         examples=[
             OpenApiExample("Laptop", value={"name": "laptop"}, request_only=True),
-            _example("Created", {"apiKey": NEW_PERSONAL_KEY, "key": PERSONAL_KEY_EXAMPLE}, "201"),
+            response_example("Created", {"apiKey": NEW_PERSONAL_KEY, "key": PERSONAL_KEY_EXAMPLE}, "201"),
         ],
     ),
     revoke=extend_schema(
         summary="Revoke a personal key at once",
         request=None,
         responses={200: KeyOutput},
-        examples=[_example("Revoked", {**PERSONAL_KEY_EXAMPLE, "status": "revoked"})],
+        examples=[response_example("Revoked", {**PERSONAL_KEY_EXAMPLE, "status": "revoked"}, "200")],
     ),
 )
 class PersonalKeyViewSet(PersonalEndpoint):

@@ -119,15 +119,7 @@ def app_update(*, app: App, actor: Actor | None = None, **changes) -> App:
 
 
 def _audit_app(action: AuditAction, app: App, actor: Actor | None, details: dict) -> None:
-    audit_record(
-        action=action,
-        organisation=app.organisation,
-        target_type="app",
-        target_id=app.pk,
-        target_label=app.name,
-        actor=actor,
-        details=details,
-    )
+    audit_record(action=action, organisation=app.organisation, target=app, actor=actor, details=details)
 
 
 @transaction.atomic
@@ -219,15 +211,8 @@ def _revoke_now(key: HashedKey) -> bool:
 
 
 def _audit_key(action: AuditAction, api_key: ApiKey, actor: Actor | None, details: dict) -> None:
-    audit_record(
-        action=action,
-        organisation=api_key.app.organisation,
-        target_type="api_key",
-        target_id=api_key.pk,
-        target_label=api_key.prefix,
-        actor=actor,
-        details={"app": str(api_key.app_id), **details},
-    )
+    details = {"app": str(api_key.app_id), **details}
+    audit_record(action=action, organisation=api_key.app.organisation, target=api_key, actor=actor, details=details)
 
 
 @transaction.atomic
@@ -257,15 +242,8 @@ def personal_key_revoke(*, personal_key: PersonalApiKey, actor: Actor | None = N
 
 def _audit_personal_key(action: AuditAction, key: PersonalApiKey, actor: Actor | None, details: dict) -> None:
     # A person's key is no organisation's: the entry names its user.
-    audit_record(
-        action=action,
-        organisation=None,
-        target_type="personal_api_key",
-        target_id=key.pk,
-        target_label=key.prefix,
-        actor=actor,
-        details={"user": key.user.get_username(), **details},
-    )
+    details = {"user": key.user.get_username(), **details}
+    audit_record(action=action, organisation=None, target=key, actor=actor, details=details)
 
 
 def api_key_touch(*, api_key: HashedKey, interval: timedelta = timedelta(minutes=1)) -> None:

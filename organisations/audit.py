@@ -43,12 +43,12 @@ def audit_record(
     *,
     action: AuditAction,
     organisation: Organisation | None,
-    target_type: str,
-    target_id,
-    target_label: str = "",
+    target,
     actor: Actor | None = None,
     details: dict | None = None,
 ) -> AuditEntry:
+    """``target``: the model instance acted on (an app, a key, a user), named by its model and its
+    ``str``, which for keys is their masked prefix."""
     actor = actor or SYSTEM
     return AuditEntry.objects.create(
         organisation=organisation,
@@ -56,9 +56,9 @@ def audit_record(
         actor_key=actor.key_prefix,
         actor_label=actor.describe(),
         action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        target_label=target_label[:254],
+        target_type=target._meta.model_name,
+        target_id=str(target.pk),
+        target_label=str(target)[:254],
         ip=actor.ip,
         details=details or {},
     )

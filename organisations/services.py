@@ -90,11 +90,5 @@ def _keep_an_owner(membership: Membership) -> None:
 
 def _record(action: AuditAction, membership: Membership, actor: Actor | None, details: dict) -> None:
     audit_record(
-        action=action,
-        organisation=membership.organisation,
-        target_type="user",
-        target_id=membership.user_id,
-        target_label=membership.user.get_username(),
-        actor=actor,
-        details=details,
+        action=action, organisation=membership.organisation, target=membership.user, actor=actor, details=details
     )
