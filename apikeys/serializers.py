@@ -146,6 +146,7 @@ class PersonOutput(serializers.Serializer):
 class AppOutput(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
+    organisationId = serializers.UUIDField(source="organisation_id", help_text="The organisation that owns the app.")
     ownerEmail = serializers.EmailField(source="owner_email")
     domains = serializers.ListField(child=serializers.CharField())
     siteDomain = serializers.CharField(source="site_domain", allow_null=True)

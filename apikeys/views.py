@@ -117,6 +117,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
                     "app": {
                         "id": "0c2e5a7b-1d3f-4a6b-8c9d-0e1f2a3b4c5d",
                         "name": "My site",
+                        "organisationId": "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b",
                         "ownerEmail": "me@example.com",
                         "domains": ["example.com"],
                         "siteDomain": "example.com",
