@@ -108,7 +108,7 @@ def is_personal_key(raw_key: str) -> bool:
 
 class PersonalKeyAuthentication(BaseAuthentication):
     """A person's own key (``uk_…``), in the same headers as an app key; the request is then that
-    person's, and which apps it may read is their memberships' business (reports.views.report_app).
+    person's, and which apps it may read is their memberships' business (reports.access.report_app).
     A key whose user is no longer active is refused like a key that does not exist."""
 
     def authenticate(self, request):

@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from apikeys.selectors import apps_visible_to
+from reports.access import IsSecretKeyOrStaff
 from reports.calendar import PERIODS
 from reports.charts import line_chart
 from reports.params import WindowError, report_window
 from reports.queries import funnels, live, rankings, retention, series, summary
-from reports.views import IsSecretKeyOrStaff
 
 BREAKDOWNS = [("device", "Devices"), ("browser", "Browsers"), ("country", "Countries")]
 

@@ -1,10 +1,8 @@
 """Report endpoints (SPEC §5), declared: each names its query, its report and its response shape; the
 base class parses the query, runs the report through the cache and serializes it.
 
-A secret key reads its own app; a personal key names the app with ``appId`` and reads the apps of the
-organisations its person belongs to, as far as their role allows the view's ``operation``
-(organisations.permissions); a staff session (the dashboard) names the app with ``appId`` and sees only
-the apps it may see in the admin. Publishable keys get 403.
+Who may read which app is reports.access: each view names the ``operation`` of the permission table a
+personal key's role must allow.
 """
 
 from django.http import StreamingHttpResponse
@@ -15,15 +13,12 @@ from rest_framework import exceptions, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
-from apikeys.models import ApiKey, App, PersonalApiKey
-from apikeys.selectors import apps_allowing, apps_visible_to
-from apikeys.throttling import ReportRateThrottle
-from organisations.permissions import can
+from apikeys.models import App
 from reports import schema_examples as examples
+from reports.access import IsSecretKeyOrStaff, ReportKeyRateThrottle, report_app
 from reports.cache import cached_report
 from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
 from reports.serializers import (
@@ -61,85 +56,6 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
-
-
-class IsSecretKeyOrStaff(BasePermission):
-    """A secret key, a personal key (whose app and role report_app checks), or a staff session holding
-    the admin's own permission to read events.
-
-    Reports and the export are the events themselves (the export carries IP addresses and user agents), so
-    a staff session needs what the admin asks before it lists them: `events.view_event`. The dashboard
-    applies the same rule (reports/dashboard.py).
-    """
-
-    message = (
-        "Reports need a secret (sk_) key, a personal (uk_) key or a staff session; publishable (pk_) keys "
-        "can only send events."
-    )
-    code = "secret_key_required"
-    staff_permission = "events.view_event"
-
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return request.auth.is_secret
-        if isinstance(request.auth, PersonalApiKey):
-            return True
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active and user.is_staff):
-            return False
-        if not user.has_perm(self.staff_permission):
-            raise exceptions.PermissionDenied(
-                f"Reading reports needs the {self.staff_permission} permission; ask an administrator.",
-                code="permission_required",
-            )
-        return True
-
-
-class ReportKeyRateThrottle(ReportRateThrottle):
-    """REPORT_RATE per key, app or personal. Staff sessions carry no key and are not counted."""
-
-    def allow_request(self, request, view) -> bool:
-        if not isinstance(request.auth, ApiKey | PersonalApiKey):
-            return True
-        return super().allow_request(request, view)
-
-    def get_key(self, request) -> str:
-        # Lookup ids are unique per table only: a personal key never shares an app key's counter.
-        key = super().get_key(request)
-        return f"personal:{key}" if isinstance(request.auth, PersonalApiKey) else key
-
-
-def report_app(request, app_id, operation: str) -> App:
-    if isinstance(request.auth, ApiKey):
-        # Another app's id is answered like an id that does not exist: keys cannot probe for apps.
-        if app_id is not None and app_id != request.auth.app_id:
-            raise exceptions.NotFound("No such app.")
-        return request.auth.app
-    if app_id is None:
-        raise exceptions.ValidationError(
-            {"appId": ["Required with a personal key or a staff session: the app to report on."]}
-        )
-    if isinstance(request.auth, PersonalApiKey):
-        return _member_app(request, app_id, operation)
-    app = apps_visible_to(user=request.user).filter(pk=app_id).first()
-    if app is None:
-        raise exceptions.NotFound("No such app.")
-    return app
-
-
-def _member_app(request, app_id, operation: str) -> App:
-    """An app of one of the person's organisations. One they cannot see at all is a 404, like an id that
-    does not exist; one they see but whose role does not allow ``operation`` (the export, for a viewer)
-    is a 403."""
-    app = apps_allowing(user=request.user, operation="reports.read").filter(pk=app_id).first()
-    if app is None:
-        raise exceptions.NotFound("No such app.")
-    if not can(request.user, operation, app):
-        raise exceptions.PermissionDenied(
-            f"Your role in this app's organisation does not allow {operation}.", code="role_required"
-        )
-    request._request.uea_app_id = app.id  # for the request log, which names no app by a personal key
-    return app
 
 
 _CACHE_NOTE = (
