@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
 from analytics_project.serializers import ErrorSerializer, StrictSerializer
-from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
+from apikeys.authentication import PERSONAL_KEY_NOT_ACCEPTED, ApiKeyAuthentication, PersonalKeyAuthentication
 
 
 def response_example(name: str, value, status_code: str = "400") -> OpenApiExample:
@@ -163,10 +163,16 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     def _error_response(self, code: str) -> OpenApiResponse:
         description, body = _ERRORS[code]
         if code == "403":
-            refusals = [p for p in self.view.get_permissions() if getattr(p, "code", None)]
+            refusals = [(p.message, p.code) for p in self.view.get_permissions() if getattr(p, "code", None)]
+            refusals += getattr(self.view, "refusals", [])
             if refusals:
-                description = " ".join(f"{p.message} (`{p.code}`)" for p in refusals)
-                body = {"code": refusals[0].code, "detail": refusals[0].message}
+                description = " ".join(f"{message} (`{refused}`)" for message, refused in refusals)
+                body = {"code": refusals[0][1], "detail": refusals[0][0]}
+            authentication = getattr(self.view, "authentication_classes", [])
+            if any(issubclass(auth, ApiKeyAuthentication) for auth in authentication) and not any(
+                issubclass(auth, PersonalKeyAuthentication) for auth in authentication
+            ):
+                description += " {} (`{}`)".format(*PERSONAL_KEY_NOT_ACCEPTED)
         return OpenApiResponse(
             response=ErrorSerializer,
             description=description,

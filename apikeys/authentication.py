@@ -14,6 +14,11 @@ from apikeys.services import api_key_touch
 from apikeys.throttling import Hit, PerKeyThrottle, rate_limit_wait
 
 QUERY_STRING_KEY_NAMES = ("apiKey", "api_key", "apikey", "key", "writeKey")
+# (detail, code) of the 403 a personal key gets where only app keys work; the OpenAPI schema names it too.
+PERSONAL_KEY_NOT_ACCEPTED = (
+    "A personal (uk_) key reads reports only; send events and manage keys with an app's key.",
+    "personal_key_not_accepted",
+)
 
 
 def raw_key_from_headers(request) -> str | None:
@@ -72,10 +77,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if is_personal_key(raw_key):
             if any(issubclass(auth, PersonalKeyAuthentication) for auth in getattr(view, "authentication_classes", ())):
                 return None  # PersonalKeyAuthentication, next in the view's list, reads it
-            raise exceptions.PermissionDenied(
-                "A personal (uk_) key reads reports only; send events and manage keys with an app's key.",
-                code="personal_key_not_accepted",
-            )
+            detail, code = PERSONAL_KEY_NOT_ACCEPTED
+            raise exceptions.PermissionDenied(detail, code=code)
         return self.authenticate_key(request, raw_key)
 
     def authenticate_key(self, request, raw_key: str):

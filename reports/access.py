@@ -75,6 +75,12 @@ def report_app(request, app_id, operation: str) -> App:
     return app
 
 
+ROLE_REQUIRED = (
+    "Your role in this app's organisation does not allow this endpoint (the export needs the member role).",
+    "role_required",
+)
+
+
 def _member_app(request, app_id, operation: str) -> App:
     """An app of one of the person's organisations. One they cannot see at all is a 404, like an id that
     does not exist; one they see but whose role does not allow ``operation`` (the export, for a viewer)
@@ -83,8 +89,7 @@ def _member_app(request, app_id, operation: str) -> App:
     if app is None:
         raise exceptions.NotFound("No such app.")
     if not can(request.user, operation, app):
-        raise exceptions.PermissionDenied(
-            f"Your role in this app's organisation does not allow {operation}.", code="role_required"
-        )
+        detail, code = ROLE_REQUIRED
+        raise exceptions.PermissionDenied(detail, code=code)
     request._request.uea_app_id = app.id  # for the request log, which names no app by a personal key
     return app

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
 from apikeys.models import App
 from reports import schema_examples as examples
-from reports.access import IsSecretKeyOrStaff, ReportKeyRateThrottle, report_app
+from reports.access import ROLE_REQUIRED, IsSecretKeyOrStaff, ReportKeyRateThrottle, report_app
 from reports.cache import cached_report
 from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
 from reports.serializers import (
@@ -75,6 +75,7 @@ class ReportViewSet(viewsets.ViewSet):
     content_negotiation_class = IgnoreFormatParameter
     may_not_find = True  # an appId the caller may not read: documented 404
     operation = "reports.read"  # what a personal key's role must allow (organisations.permissions)
+    refusals = [ROLE_REQUIRED]  # a 403 no permission class names, for the OpenAPI schema
     endpoint: str
     query_serializer = ReportQuery
     output_serializer: type

@@ -178,3 +178,19 @@ def test_collect_documents_the_202_that_buffered_mode_answers_in_its_shape(inges
     assert set(response.json()) == set(documented["properties"]) == {"queued", "rejected", "warnings"}
     assert set(documented["required"]) == {"queued", "rejected", "warnings"}
     assert "503" in schema["paths"]["/api/analytics/collect"]["post"]["responses"]  # and a full queue's
+
+
+def test_personal_keys_are_their_own_security_scheme_on_the_reports_and_a_persons_own_routes_only(db):
+    schema = _schema()
+    assert {"PersonalKeyHeader", "PersonalKeyBearer"} <= set(schema["components"]["securitySchemes"])
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            schemes = {name for requirement in operation.get("security", []) for name in requirement}
+            takes_personal = path.startswith("/api/me") or (
+                path.startswith("/api/analytics/") and path != "/api/analytics/collect"
+            )
+            assert ("PersonalKeyHeader" in schemes) is takes_personal, (method, path)
+            if takes_personal and path.startswith("/api/analytics/"):
+                assert "role_required" in operation["responses"]["403"]["description"], (method, path)
+    collect = schema["paths"]["/api/analytics/collect"]["post"]["responses"]["403"]["description"]
+    assert "personal_key_not_accepted" in collect
