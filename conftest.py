@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -7,6 +9,7 @@ from apikeys import services
 from apikeys.keys import KeyKind
 from events import buffer
 from events.worker import IngestWorker
+from organisations import services as organisation_services
 
 pytest_plugins = ["analytics_project.testing", "clickhouse_store.testing"]
 
@@ -61,6 +64,30 @@ def _client_with(raw_key: str) -> APIClient:
 @pytest.fixture
 def client_for():
     return _client_with
+
+
+@dataclass
+class Person:
+    """A signed-up person with a personal key, and an API client that sends it."""
+
+    user: object
+    raw_key: str
+    client: APIClient
+
+
+@pytest.fixture
+def person(db, django_user_model):
+    """person("ada", organisation=org, role="viewer"): a user, a member of ``organisation`` with ``role``
+    when both are given, holding a personal key."""
+
+    def make(username: str = "ada", *, organisation=None, role=None) -> Person:
+        user = django_user_model.objects.create_user(username, f"{username}@example.com", "pw")
+        if organisation is not None and role is not None:
+            organisation_services.membership_add(organisation=organisation, user=user, role=role)
+        issued = services.personal_key_create(user=user, name="test")
+        return Person(user=user, raw_key=issued.raw, client=_client_with(issued.raw))
+
+    return make
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import re
 from datetime import UTC, datetime
 
 # A key anywhere in a line (a path, a query string, Django's repr of a request) leaves only its masked
-# prefix (apikeys.keys.mask's `sk_AbCd1234…`): analytics.js and RudderStack JS put keys in URLs, and
-# Django's own error lines carry the URL.
-_KEY = re.compile(r"\b([sp]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
+# prefix (apikeys.keys.mask's `sk_AbCd1234…`, and a personal key's `uk_AbCd1234…`): analytics.js and
+# RudderStack JS put keys in URLs, and Django's own error lines carry the URL.
+_KEY = re.compile(r"\b([spu]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
 
 
 def mask_keys(text: str) -> str:

@@ -44,7 +44,7 @@ class RequestLogMiddleware:
                 "path": path,
                 "status": response.status_code,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                "appId": str(api_key.app_id if api_key else getattr(request, "uea_app_id", "")) or None,
+                "appId": str(getattr(api_key, "app_id", None) or getattr(request, "uea_app_id", "")) or None,
                 "keyPrefix": api_key.prefix if api_key else None,
             },
         )

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
 from analytics_project.serializers import ErrorSerializer, StrictSerializer
-from apikeys.authentication import ApiKeyAuthentication
+from apikeys.authentication import PERSONAL_KEY_NOT_ACCEPTED, ApiKeyAuthentication, PersonalKeyAuthentication
 
 
 def response_example(name: str, value, status_code: str = "400") -> OpenApiExample:
@@ -48,6 +48,24 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "name": "writeKey",
                 "description": "RudderStack JS's settings request and beacons only, which put the key in the URL.",
             },
+        ]
+
+
+class PersonalKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "apikeys.authentication.PersonalKeyAuthentication"
+    name = ["PersonalKeyHeader", "PersonalKeyBearer"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.name]
+
+    def get_security_definition(self, auto_schema):
+        description = (
+            "A person's own key (`uk_…`): reads the reports of the apps of the organisations they belong to, "
+            "named with `appId`, as far as their role allows (the export needs the member role)."
+        )
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": description},
+            {"type": "http", "scheme": "bearer", "description": description + " As `Authorization: Bearer <key>`."},
         ]
 
 
@@ -129,10 +147,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             if self.get_request_serializer() is not None:
                 codes.append("415")
         # Only a key can be refused: the keyless protocols' SiteAuthentication never answers 401.
-        if any(issubclass(auth, ApiKeyAuthentication) for auth in getattr(view, "authentication_classes", [])):
+        authentication = getattr(view, "authentication_classes", [])
+        if any(issubclass(auth, ApiKeyAuthentication | PersonalKeyAuthentication) for auth in authentication):
             codes += ["401", "403"]
-            if self.method == "GET":
-                codes.append("400")  # keys in the query string are refused
+        if self.method == "GET" and any(issubclass(auth, ApiKeyAuthentication) for auth in authentication):
+            codes.append("400")  # keys in the query string are refused
         if any(permission is not AllowAny for permission in getattr(view, "permission_classes", [])):
             codes.append("403")  # without authentication classes DRF answers a refusal with 403, not 401
         if getattr(view, "throttle_classes", None):
@@ -144,10 +163,16 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     def _error_response(self, code: str) -> OpenApiResponse:
         description, body = _ERRORS[code]
         if code == "403":
-            refusals = [p for p in self.view.get_permissions() if getattr(p, "code", None)]
+            refusals = [(p.message, p.code) for p in self.view.get_permissions() if getattr(p, "code", None)]
+            refusals += getattr(self.view, "refusals", [])
             if refusals:
-                description = " ".join(f"{p.message} (`{p.code}`)" for p in refusals)
-                body = {"code": refusals[0].code, "detail": refusals[0].message}
+                description = " ".join(f"{message} (`{refused}`)" for message, refused in refusals)
+                body = {"code": refusals[0][1], "detail": refusals[0][0]}
+            authentication = getattr(self.view, "authentication_classes", [])
+            if any(issubclass(auth, ApiKeyAuthentication) for auth in authentication) and not any(
+                issubclass(auth, PersonalKeyAuthentication) for auth in authentication
+            ):
+                description += " {} (`{}`)".format(*PERSONAL_KEY_NOT_ACCEPTED)
         return OpenApiResponse(
             response=ErrorSerializer,
             description=description,

@@ -6,8 +6,9 @@ from django.utils.html import format_html
 
 from apikeys import services
 from apikeys.keys import KeyKind
-from apikeys.models import ApiKey, App
+from apikeys.models import ApiKey, App, PersonalApiKey
 from apikeys.selectors import apps_visible_to, usable_keys_q
+from organisations.audit import Actor
 
 
 def _show_issued_keys(request, modeladmin, issued: list[services.IssuedKey], title: str):
@@ -63,12 +64,15 @@ class VisibleAppFilter(admin.SimpleListFilter):
 @admin.register(App)
 class AppAdmin(AppScopedAdmin):
     app_path = "pk"
-    list_display = ["name", "owner_email", "timezone", "key_count", "dashboard_link", "created_at"]
-    search_fields = ["name", "owner_email", "site_domain", "id"]
+    list_display = ["name", "organisation", "owner_email", "timezone", "key_count", "dashboard_link", "created_at"]
+    list_select_related = ["organisation"]
+    search_fields = ["name", "owner_email", "site_domain", "id", "organisation__name"]
     readonly_fields = ["id", "created_at", "event_count", "dashboard_link"]
+    raw_id_fields = ["organisation"]
     fields = [
         "id",
         "name",
+        "organisation",
         "owner_email",
         "domains",
         "site_domain",
@@ -86,10 +90,33 @@ class AppAdmin(AppScopedAdmin):
         return super().get_queryset(request).annotate(key_count=Count("api_keys"))
 
     def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.readonly_fields)
+        if obj is not None:
+            readonly.append("organisation")  # moving an app between organisations is no settings change
         # The widget lists every user, and saving it grants access: only superusers decide who sees an app.
-        if request.user.is_superuser:
-            return self.readonly_fields
-        return [*self.readonly_fields, "operators"]
+        if not request.user.is_superuser:
+            readonly.append("operators")
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        """Through the services, so the change is audited. The form's instance takes the saved app's id,
+        for the operators the admin saves after this."""
+        actor = Actor.from_request(request)
+        if change:
+            changes = {field: form.cleaned_data[field] for field in form.changed_data if field in services.APP_SETTINGS}
+            services.app_update(app=obj, actor=actor, **changes)
+            return
+        app = services.app_create(
+            name=obj.name,
+            owner_email=obj.owner_email,
+            organisation=obj.organisation,
+            domains=obj.domains,
+            timezone_name=obj.timezone,
+            site_domain=obj.site_domain,
+            actor=actor,
+        )
+        obj.pk, obj.created_at = app.pk, app.created_at
+        obj._state.adding = False
 
     @admin.display(description="events")
     def event_count(self, obj):
@@ -109,7 +136,8 @@ class AppAdmin(AppScopedAdmin):
         return False
 
     def _create_keys(self, request, queryset, kind: KeyKind):
-        issued = [services.api_key_create(app=app, kind=kind, name="created in admin") for app in queryset]
+        actor = Actor.from_request(request)
+        issued = [services.api_key_create(app=app, kind=kind, name="created in admin", actor=actor) for app in queryset]
         return _show_issued_keys(request, self, issued, f"New {kind} keys")
 
     @admin.action(description="Create a secret key (shown once)")
@@ -137,8 +165,26 @@ class KeyStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RevocableKeyAdmin(admin.ModelAdmin):
+    """What the key pages share: their status column and the revoke action, through each kind's service."""
+
+    def revoke(self, key, actor):
+        raise NotImplementedError
+
+    @admin.display(description="status")
+    def status(self, obj):
+        return obj.status.label
+
+    @admin.action(description="Revoke now")
+    def revoke_keys(self, request, queryset):
+        actor = Actor.from_request(request)
+        for key in queryset:
+            self.revoke(key, actor)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(AppScopedAdmin):
+class ApiKeyAdmin(AppScopedAdmin, RevocableKeyAdmin):
     list_display = ["prefix", "app", "kind", "name", "status", "last_used_at", "expires_at", "created_at"]
     list_filter = [VisibleAppFilter, "kind", KeyStatusFilter]
     list_select_related = ["app"]
@@ -176,22 +222,15 @@ class ApiKeyAdmin(AppScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row is the audit trail of who could send data
 
-    @admin.display(description="status")
-    def status(self, obj):
-        return obj.status.label
-
-    @admin.action(description="Revoke now")
-    def revoke_keys(self, request, queryset):
-        for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+    def revoke(self, api_key, actor):
+        services.api_key_revoke(api_key=api_key, actor=actor)
 
     @admin.action(description="Rotate (new key shown once; old works for the default grace period)")
     def rotate_keys(self, request, queryset):
         issued, skipped = [], []
         for api_key in queryset:
             try:
-                issued.append(services.api_key_rotate(api_key=api_key))
+                issued.append(services.api_key_rotate(api_key=api_key, actor=Actor.from_request(request)))
             except services.KeyNotRotatable:
                 skipped.append(api_key.prefix)
         if skipped:
@@ -201,3 +240,30 @@ class ApiKeyAdmin(AppScopedAdmin):
         if not issued:
             return None
         return _show_issued_keys(request, self, issued, "Rotated keys")
+
+
+@admin.register(PersonalApiKey)
+class PersonalApiKeyAdmin(RevocableKeyAdmin):
+    """Read-only: a person creates their own keys (the API, ``manage.py personal_key_create``), shown once."""
+
+    list_display = ["prefix", "user", "name", "status", "last_used_at", "expires_at", "created_at"]
+    list_filter = [KeyStatusFilter]
+    list_select_related = ["user"]
+    search_fields = ["lookup_id", "name", "user__username", "user__email"]
+    fields = ["prefix", "user", "name", "status", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        # A person's keys read their organisations' reports: only superusers see everyone's.
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def revoke(self, personal_key, actor):
+        services.personal_key_revoke(personal_key=personal_key, actor=actor)

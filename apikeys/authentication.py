@@ -7,12 +7,18 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from analytics_project.client_ip import client_ip
+from apikeys.keys import PERSONAL_PREFIX
 from apikeys.models import KeyStatus, SiteVisitor
-from apikeys.selectors import api_key_authenticate
+from apikeys.selectors import api_key_authenticate, personal_key_authenticate
 from apikeys.services import api_key_touch
 from apikeys.throttling import Hit, PerKeyThrottle, rate_limit_wait
 
 QUERY_STRING_KEY_NAMES = ("apiKey", "api_key", "apikey", "key", "writeKey")
+# (detail, code) of the 403 a personal key gets where only app keys work; the OpenAPI schema names it too.
+PERSONAL_KEY_NOT_ACCEPTED = (
+    "A personal (uk_) key reads reports only; send events and manage keys with an app's key.",
+    "personal_key_not_accepted",
+)
 
 
 def raw_key_from_headers(request) -> str | None:
@@ -68,15 +74,18 @@ class ApiKeyAuthentication(BaseAuthentication):
         )
         if not raw_key:
             return None
+        if is_personal_key(raw_key):
+            if any(issubclass(auth, PersonalKeyAuthentication) for auth in getattr(view, "authentication_classes", ())):
+                return None  # PersonalKeyAuthentication, next in the view's list, reads it
+            detail, code = PERSONAL_KEY_NOT_ACCEPTED
+            raise exceptions.PermissionDenied(detail, code=code)
         return self.authenticate_key(request, raw_key)
 
     def authenticate_key(self, request, raw_key: str):
         api_key = api_key_authenticate(raw_key=raw_key, expected_hit=self._expected_hit(request))
         status = api_key.status if api_key is not None else None
         if status not in (KeyStatus.ACTIVE, KeyStatus.ROTATING):
-            if wait := self._failure_wait(request):
-                raise exceptions.Throttled(wait=wait, detail="Too many failed authentication attempts.")
-            raise self._failure(status)
+            refuse(request, status)
         api_key_touch(api_key=api_key)
         # The request log line names the app and the masked key, never the key itself.
         request._request.uea_api_key = api_key
@@ -95,19 +104,46 @@ class ApiKeyAuthentication(BaseAuthentication):
         per_key = [throttle for throttle in throttles if issubclass(throttle, PerKeyThrottle)]
         return per_key[0].expected_hit if per_key else None
 
-    @staticmethod
-    def _failure_wait(request) -> int | None:
-        return rate_limit_wait(
-            request, group="auth-failure", key=client_ip(request), rate=settings.AUTH_FAILURE_RATE, fail_open=True
-        )
 
-    @staticmethod
-    def _failure(status: KeyStatus | None) -> exceptions.AuthenticationFailed:
-        if status == KeyStatus.REVOKED:
-            return exceptions.AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
-        if status == KeyStatus.EXPIRED:
-            return exceptions.AuthenticationFailed("This API key has expired.", code="api_key_expired")
-        return exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_api_key")
+def is_personal_key(raw_key: str) -> bool:
+    return raw_key.startswith(PERSONAL_PREFIX + "_")
+
+
+class PersonalKeyAuthentication(BaseAuthentication):
+    """A person's own key (``uk_…``), in the same headers as an app key; the request is then that
+    person's, and which apps it may read is their memberships' business (reports.access.report_app).
+    A key whose user is no longer active is refused like a key that does not exist."""
+
+    def authenticate(self, request):
+        raw_key = raw_key_from_headers(request)
+        if not raw_key or not is_personal_key(raw_key):
+            return None
+        personal_key = personal_key_authenticate(raw_key=raw_key)
+        if personal_key is not None and not personal_key.user.is_active:
+            personal_key = None
+        status = personal_key.status if personal_key is not None else None
+        if status not in (KeyStatus.ACTIVE, KeyStatus.ROTATING):
+            refuse(request, status)
+        api_key_touch(api_key=personal_key)
+        request._request.uea_api_key = personal_key
+        return personal_key.user, personal_key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+def refuse(request, status: KeyStatus | None):
+    """A key that does not work: 401 saying why, or 429 once the client IP has failed AUTH_FAILURE_RATE times."""
+    wait = rate_limit_wait(
+        request, group="auth-failure", key=client_ip(request), rate=settings.AUTH_FAILURE_RATE, fail_open=True
+    )
+    if wait:
+        raise exceptions.Throttled(wait=wait, detail="Too many failed authentication attempts.")
+    if status == KeyStatus.REVOKED:
+        raise exceptions.AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+    if status == KeyStatus.EXPIRED:
+        raise exceptions.AuthenticationFailed("This API key has expired.", code="api_key_expired")
+    raise exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_api_key")
 
 
 class SiteAuthentication(BaseAuthentication):

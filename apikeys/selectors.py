@@ -9,8 +9,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apikeys import key_cache, keys
-from apikeys.models import ApiKey, App
+from apikeys.models import ApiKey, App, PersonalApiKey
 from apikeys.throttling import Hit
+from organisations.selectors import organisation_ids_allowing
 
 
 def api_key_authenticate(
@@ -98,6 +99,26 @@ def _api_key_with_app(lookup_id: str, hit: Hit | None) -> ApiKey | None:
     return api_key
 
 
+def personal_key_authenticate(*, raw_key: str) -> PersonalApiKey | None:
+    """The personal key row whose digest matches ``raw_key``, whatever its status, with its user."""
+    parsed = keys.parse(raw_key)
+    if parsed is None or not parsed.is_personal:
+        return None
+    personal_key = PersonalApiKey.objects.select_related("user").filter(lookup_id=parsed.lookup_id).first()
+    if personal_key is None or not keys.digests_match(personal_key.digest, raw_key):
+        return None
+    return personal_key
+
+
+def personal_keys_list(*, user) -> QuerySet[PersonalApiKey]:
+    return PersonalApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def apps_allowing(*, user, operation: str) -> QuerySet[App]:
+    """The apps of the organisations where ``user``'s role allows ``operation`` (organisations.permissions)."""
+    return App.objects.filter(organisation__in=organisation_ids_allowing(user=user, operation=operation))
+
+
 def usable_keys_q(now) -> Q:
     """Keys that authenticate at ``now``: the database form of ApiKey.is_usable."""
     return (Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
@@ -129,13 +150,22 @@ def api_keys_expiring(*, within: timedelta, app: App | None = None) -> QuerySet[
 
 def api_key_find(*, reference: str) -> ApiKey | None:
     """A key by id, by lookup id, or by its masked prefix (``sk_AbCd1234…``), as operators type them."""
+    return _find_key(ApiKey.objects.select_related("app"), reference)
+
+
+def personal_key_find(*, reference: str) -> PersonalApiKey | None:
+    """As api_key_find, for personal keys (``uk_AbCd1234…``)."""
+    return _find_key(PersonalApiKey.objects.select_related("user"), reference)
+
+
+def _find_key(queryset: QuerySet, reference: str):
     reference = reference.strip().rstrip("…").rstrip(".")
     if "_" in reference:
         reference = reference.split("_", 1)[1]
     if len(reference) == keys.LOOKUP_ID_LENGTH:
-        return ApiKey.objects.select_related("app").filter(lookup_id=reference).first()
+        return queryset.filter(lookup_id=reference).first()
     try:
         key_id = uuid.UUID(reference)
     except ValueError:
         return None
-    return ApiKey.objects.select_related("app").filter(pk=key_id).first()
+    return queryset.filter(pk=key_id).first()

@@ -13,6 +13,7 @@ from apikeys.validators import (
     validate_site_domain,
     validate_timezone,
 )
+from organisations.models import Role
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 
@@ -72,11 +73,12 @@ class RegisterOutput(serializers.Serializer):
     expiresAt = serializers.DateTimeField(source="secret_key.api_key.expires_at", allow_null=True)
 
 
-class ApiKeyOutput(serializers.Serializer):
+class KeyOutput(serializers.Serializer):
+    """What every key shows of itself: never its secret."""
+
     id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=[k.value for k in KeyKind])
     name = serializers.CharField()
-    prefix = serializers.CharField(help_text="The key's public part, e.g. `sk_AbCd1234…`.")
+    prefix = serializers.CharField(help_text="The key's public part, e.g. `sk_AbCd1234…` or `uk_AbCd1234…`.")
     status = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
@@ -84,6 +86,10 @@ class ApiKeyOutput(serializers.Serializer):
         source="revoked_at", allow_null=True, help_text="In the future while a rotated key is in its grace period."
     )
     lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+
+
+class ApiKeyOutput(KeyOutput):
+    kind = serializers.ChoiceField(choices=[k.value for k in KeyKind])
     replacedBy = serializers.UUIDField(source="replaced_by_id", allow_null=True)
     ingestRate = serializers.CharField(source="ingest_rate")
     reportRate = serializers.CharField(source="report_rate")
@@ -94,9 +100,53 @@ class IssuedKeyOutput(serializers.Serializer):
     key = ApiKeyOutput(source="api_key")
 
 
+class IssuedPersonalKeyOutput(serializers.Serializer):
+    apiKey = serializers.CharField(source="raw", help_text="The new personal key. Shown this once only.")
+    key = KeyOutput(source="api_key")
+
+
+class NewKeyInput(StrictSerializer):
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    expiresInDays = serializers.IntegerField(
+        source="ttl_days",
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text="Days until the key expires; 0 = never. Default API_KEY_TTL_DAYS (365).",
+    )
+
+
+class CreatePersonalKeyInput(NewKeyInput):
+    pass
+
+
+class MemberAppOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class MemberOrganisationOutput(serializers.Serializer):
+    """One membership, as the organisation it is in and the person's role there."""
+
+    id = serializers.UUIDField(source="organisation.id")
+    name = serializers.CharField(source="organisation.name")
+    slug = serializers.CharField(source="organisation.slug")
+    role = serializers.ChoiceField(choices=Role.values)
+    apps = MemberAppOutput(
+        source="organisation.apps.all", many=True, help_text="Pass an app's id as `appId` to the reports."
+    )
+
+
+class PersonOutput(serializers.Serializer):
+    username = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+    organisations = MemberOrganisationOutput(many=True)
+
+
 class AppOutput(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
+    organisationId = serializers.UUIDField(source="organisation_id", help_text="The organisation that owns the app.")
     ownerEmail = serializers.EmailField(source="owner_email")
     domains = serializers.ListField(child=serializers.CharField())
     siteDomain = serializers.CharField(source="site_domain", allow_null=True)
@@ -110,16 +160,8 @@ class CurrentKeyOutput(serializers.Serializer):
     keys = ApiKeyOutput(many=True, help_text="Every key of the app, newest first.")
 
 
-class CreateKeyInput(StrictSerializer):
+class CreateKeyInput(NewKeyInput):
     kind = serializers.ChoiceField(choices=[k.value for k in KeyKind])
-    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    expiresInDays = serializers.IntegerField(
-        source="ttl_days",
-        required=False,
-        min_value=0,
-        max_value=3650,
-        help_text="Days until the key expires; 0 = never. Default API_KEY_TTL_DAYS (365).",
-    )
     ingestRate = serializers.CharField(
         source="ingest_rate", required=False, default="", allow_blank=True, max_length=16
     )

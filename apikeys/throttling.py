@@ -185,6 +185,19 @@ class KeyManagementRateThrottle(PerKeyThrottle):
     group, fail_open, key_rate_field, setting = "key-management", False, "report_rate", "REPORT_RATE"
 
 
+class PersonalKeyManagementThrottle(CacheRateThrottle):
+    """REPORT_RATE per person for managing their own personal keys, by session or by personal key;
+    closed when the counters are unreachable, like the app keys' management."""
+
+    group, fail_open = "personal-key-management", False
+
+    def get_key(self, request) -> str:
+        return str(request.user.pk)
+
+    def get_rate(self, request) -> str:
+        return settings.REPORT_RATE
+
+
 class RegistrationRateThrottle(CacheRateThrottle):
     group, fail_open = "registration", False
 

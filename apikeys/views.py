@@ -24,6 +24,7 @@ from apikeys.serializers import (
     RotationOutput,
 )
 from apikeys.throttling import KeyManagementRateThrottle, RegistrationRateThrottle
+from organisations.audit import Actor
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a new key must not sit in any cache
@@ -92,13 +93,14 @@ class RegistrationViewSet(viewsets.GenericViewSet):
     throttle_classes = [RegistrationRateThrottle]
 
     def create(self, request):
-        data = _validated(RegisterInput, request.data)
+        data = validated(RegisterInput, request.data)
         registered = services.app_register(
             name=data["name"],
             owner_email=data["owner_email"],
             domains=data["domains"],
             timezone_name=data["timezone"],
             site_domain=data["site_domain"],
+            actor=Actor.from_request(request),
         )
         return Response(RegisterOutput(registered).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -115,6 +117,7 @@ class RegistrationViewSet(viewsets.GenericViewSet):
                     "app": {
                         "id": "0c2e5a7b-1d3f-4a6b-8c9d-0e1f2a3b4c5d",
                         "name": "My site",
+                        "organisationId": "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b",
                         "ownerEmail": "me@example.com",
                         "domains": ["example.com"],
                         "siteDomain": "example.com",
@@ -210,19 +213,20 @@ class ApiKeyViewSet(viewsets.GenericViewSet):
         return Response(ApiKeyOutput(self.get_object()).data)
 
     def create(self, request):
-        data = _validated(CreateKeyInput, request.data)
-        issued = services.api_key_create(app=request.auth.app, **data)
+        data = validated(CreateKeyInput, request.data)
+        issued = services.api_key_create(app=request.auth.app, actor=Actor.from_request(request), **data)
         return Response(IssuedKeyOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
-        data = _validated(RegenerateInput, request.data)
-        issued = _rotate(self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
+        data = validated(RegenerateInput, request.data)
+        issued = _rotate(request, self.get_object(), grace=timedelta(seconds=data["grace_seconds"]))
         return Response(RotationOutput(issued).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        return Response(ApiKeyOutput(services.api_key_revoke(api_key=self.get_object())).data)
+        revoked = services.api_key_revoke(api_key=self.get_object(), actor=Actor.from_request(request))
+        return Response(ApiKeyOutput(revoked).data)
 
 
 @extend_schema_view(
@@ -252,10 +256,10 @@ class RevokeViewSet(viewsets.GenericViewSet):
     may_not_find = True  # a key of another app, or none: documented 404
 
     def create(self, request):
-        data = _validated(RevokeInput, request.data)
+        data = validated(RevokeInput, request.data)
         target = self._target(request, data)
-        replacement = _rotate(target, grace=timedelta(0)) if data["regenerate"] else None
-        revoked = services.api_key_revoke(api_key=target)
+        replacement = _rotate(request, target, grace=timedelta(0)) if data["regenerate"] else None
+        revoked = services.api_key_revoke(api_key=target, actor=Actor.from_request(request))
         body = RevokeOutput({"revoked": revoked, "replacement": replacement}).data
         return Response(body, headers=NO_STORE if replacement else None)
 
@@ -269,14 +273,14 @@ class RevokeViewSet(viewsets.GenericViewSet):
         return get_object_or_404(app_keys_list(app=request.auth.app), pk=data["key_id"])
 
 
-def _validated(serializer_class, data) -> dict:
+def validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-def _rotate(api_key: ApiKey, *, grace: timedelta) -> services.IssuedKey:
+def _rotate(request, api_key: ApiKey, *, grace: timedelta) -> services.IssuedKey:
     try:
-        return services.api_key_rotate(api_key=api_key, grace=grace)
+        return services.api_key_rotate(api_key=api_key, grace=grace, actor=Actor.from_request(request))
     except services.KeyNotRotatable as exc:
         raise exceptions.ValidationError({"key": [str(exc)]}) from None

@@ -28,8 +28,8 @@ from django.utils import timezone
 from apikeys.models import App
 from apikeys.selectors import api_key_authenticate, apps_visible_to
 from live.publisher import group_name
+from reports.access import IsSecretKeyOrStaff
 from reports.queries.live import now_figures
-from reports.views import IsSecretKeyOrStaff
 
 AUTH_TIMEOUT = 10.0
 REFRESH_SECONDS = 5

@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from apikeys.selectors import apps_visible_to
 from reports import goals
+from reports.access import IsSecretKeyOrStaff
 from reports.calendar import PERIODS
 from reports.charts import line_chart
 from reports.models import Goal
 from reports.params import Window, WindowError, report_window
 from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, preset_days, previous_days
 from reports.queries import export, funnels, live, rankings, retention, series, summary
-from reports.views import IsSecretKeyOrStaff
 
 BREAKDOWNS = [
     ("device", "Devices"),

@@ -54,8 +54,9 @@ class DateOrDateTimeField(serializers.Field):
 class AppQuery(serializers.Serializer):
     appId = serializers.UUIDField(
         required=False,
-        help_text="The app to report on. Required for staff sessions (the dashboard); with a key, only the "
-        "key's own app may be named.",
+        help_text="The app to report on. Required with a personal (`uk_`) key, which reads the apps of its "
+        "person's organisations (another app is a 404), and for staff sessions (the dashboard); with an app's "
+        "key, only the key's own app may be named.",
     )
 
 

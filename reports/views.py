@@ -1,8 +1,8 @@
 """Report endpoints (SPEC §5), declared: each names its query, its report and its response shape; the
 base class parses the query, runs the report through the cache and serializes it.
 
-A secret key reads its own app; a staff session (the dashboard) names the app with ``appId`` and sees
-only the apps it may see in the admin. Publishable keys get 403.
+Who may read which app is reports.access: each view names the ``operation`` of the permission table a
+personal key's role must allow.
 """
 
 from django.http import StreamingHttpResponse
@@ -13,14 +13,12 @@ from rest_framework import exceptions, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from apikeys.authentication import ApiKeyAuthentication
-from apikeys.models import ApiKey, App
-from apikeys.selectors import apps_visible_to
-from apikeys.throttling import ReportRateThrottle
+from apikeys.authentication import ApiKeyAuthentication, PersonalKeyAuthentication
+from apikeys.models import App
 from reports import schema_examples as examples
+from reports.access import ROLE_REQUIRED, IsSecretKeyOrStaff, ReportKeyRateThrottle, report_app
 from reports.cache import cached_report
 from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
 from reports.serializers import (
@@ -60,55 +58,6 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class IsSecretKeyOrStaff(BasePermission):
-    """A secret key, or a staff session holding the admin's own permission to read events.
-
-    Reports and the export are the events themselves (the export carries IP addresses and user agents), so
-    a staff session needs what the admin asks before it lists them: `events.view_event`. The dashboard
-    applies the same rule (reports/dashboard.py).
-    """
-
-    message = "Reports need a secret (sk_) key or a staff session; publishable (pk_) keys can only send events."
-    code = "secret_key_required"
-    staff_permission = "events.view_event"
-
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return request.auth.is_secret
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active and user.is_staff):
-            return False
-        if not user.has_perm(self.staff_permission):
-            raise exceptions.PermissionDenied(
-                f"Reading reports needs the {self.staff_permission} permission; ask an administrator.",
-                code="permission_required",
-            )
-        return True
-
-
-class ReportKeyRateThrottle(ReportRateThrottle):
-    """REPORT_RATE per key. Staff sessions carry no key and are not counted."""
-
-    def allow_request(self, request, view) -> bool:
-        if not isinstance(request.auth, ApiKey):
-            return True
-        return super().allow_request(request, view)
-
-
-def report_app(request, app_id) -> App:
-    if isinstance(request.auth, ApiKey):
-        # Another app's id is answered like an id that does not exist: keys cannot probe for apps.
-        if app_id is not None and app_id != request.auth.app_id:
-            raise exceptions.NotFound("No such app.")
-        return request.auth.app
-    if app_id is None:
-        raise exceptions.ValidationError({"appId": ["Required with a staff session: the app to report on."]})
-    app = apps_visible_to(user=request.user).filter(pk=app_id).first()
-    if app is None:
-        raise exceptions.NotFound("No such app.")
-    return app
-
-
 _CACHE_NOTE = (
     " Cached per app for `REPORT_CACHE_TTL` seconds (60 by default) and refreshed by any new event for the "
     "app; the `X-Cache` response header says `hit` or `miss`."
@@ -120,11 +69,13 @@ _COMMON_NOTE = (
 
 
 class ReportViewSet(viewsets.ViewSet):
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [ApiKeyAuthentication, PersonalKeyAuthentication, SessionAuthentication]
     permission_classes = [IsSecretKeyOrStaff]
     throttle_classes = [ReportKeyRateThrottle]
     content_negotiation_class = IgnoreFormatParameter
     may_not_find = True  # an appId the caller may not read: documented 404
+    operation = "reports.read"  # what a personal key's role must allow (organisations.permissions)
+    refusals = [ROLE_REQUIRED]  # a 403 no permission class names, for the OpenAPI schema
     endpoint: str
     query_serializer = ReportQuery
     output_serializer: type
@@ -141,7 +92,7 @@ class ReportViewSet(viewsets.ViewSet):
         data = request.query_params if data is None else data
         app_query = AppQuery(data=data if isinstance(data, dict) else {})
         app_query.is_valid(raise_exception=True)
-        app = report_app(request, app_query.validated_data.get("appId"))
+        app = report_app(request, app_query.validated_data.get("appId"), self.operation)
         query = self.query_serializer(data=data, context={"timezone": app.timezone})
         query.is_valid(raise_exception=True)
         return app, query.validated_data
@@ -331,6 +282,7 @@ class ExportViewSet(ReportViewSet):
     """Not a cached report: the rows stream straight from the store to the client."""
 
     endpoint = "export"
+    operation = "export"
     query_serializer = ExportQuery
 
     @extend_schema(

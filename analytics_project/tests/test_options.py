@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from analytics_project.tests.test_schema import _api_routes
 
 
-def test_options_answers_every_api_route_without_a_server_error(registered, client_for):
+def test_options_answers_every_api_route_without_a_server_error(registered, client_for, person):
     client = client_for(registered.secret_key.raw)
     values = {
         "id": str(registered.secret_key.api_key.id),
@@ -16,10 +16,16 @@ def test_options_answers_every_api_route_without_a_server_error(registered, clie
         "token": "pk_x",
         "write_key": "pk_x",
     }
+    # A person's own routes answer a person (their personal key), not an app's key.
+    ada = person("ada", organisation=registered.app.organisation, role="viewer")
+    personal = {**values, "id": str(ada.user.personal_api_keys.get().id)}
     routes = _api_routes()
     assert {"/api/auth/register", "/api/auth/revoke", "/api/auth/keys/{id}/revoke"} <= routes
     for route in sorted(routes):
-        response = client.options(route.format(**values))
+        if route.startswith("/api/me"):
+            response = ada.client.options(route.format(**personal))
+        else:
+            response = client.options(route.format(**values))
         assert response.status_code == 200, (route, response.status_code, response.content[:200])
         assert response.json()["name"], route
 

@@ -111,13 +111,15 @@ def _documented(schema: dict, method: str, path: str, status: str) -> dict:
 _REQUIRED_PARAMS = {"/api/analytics/user-stats": {"userId": "u_1"}, "/api/analytics/breakdown": {"by": "browser"}}
 
 
-def test_every_parameterless_get_is_documented_as_the_shape_it_answers(db, secret_client):
+def test_every_parameterless_get_is_documented_as_the_shape_it_answers(db, secret_client, person, registered):
     schema = _schema()
     secret_client.post("/api/analytics/collect", {"event": "signup", "userId": "u_1"}, format="json")
+    member = person("ada", organisation=registered.app.organisation, role="viewer")
     for path, operations in schema["paths"].items():
         if "get" not in operations or "{" in path or path.endswith("/export"):  # export answers CSV text
             continue
-        response = secret_client.get(path, _REQUIRED_PARAMS.get(path, {}))
+        client = member.client if path.startswith("/api/me") else secret_client  # a person's own endpoints
+        response = client.get(path, _REQUIRED_PARAMS.get(path, {}))
         assert response.status_code == 200, (path, response.content)
         documented = _documented(schema, "get", path, "200")["schema"]
         assert (documented.get("type") == "array") == isinstance(response.json(), list), path
@@ -176,3 +178,19 @@ def test_collect_documents_the_202_that_buffered_mode_answers_in_its_shape(inges
     assert set(response.json()) == set(documented["properties"]) == {"queued", "rejected", "warnings"}
     assert set(documented["required"]) == {"queued", "rejected", "warnings"}
     assert "503" in schema["paths"]["/api/analytics/collect"]["post"]["responses"]  # and a full queue's
+
+
+def test_personal_keys_are_their_own_security_scheme_on_the_reports_and_a_persons_own_routes_only(db):
+    schema = _schema()
+    assert {"PersonalKeyHeader", "PersonalKeyBearer"} <= set(schema["components"]["securitySchemes"])
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            schemes = {name for requirement in operation.get("security", []) for name in requirement}
+            takes_personal = path.startswith("/api/me") or (
+                path.startswith("/api/analytics/") and path != "/api/analytics/collect"
+            )
+            assert ("PersonalKeyHeader" in schemes) is takes_personal, (method, path)
+            if takes_personal and path.startswith("/api/analytics/"):
+                assert "role_required" in operation["responses"]["403"]["description"], (method, path)
+    collect = schema["paths"]["/api/analytics/collect"]["post"]["responses"]["403"]["description"]
+    assert "personal_key_not_accepted" in collect

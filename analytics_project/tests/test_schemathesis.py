@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from apikeys import services
 from apikeys.keys import KeyKind
+from organisations.services import membership_add
 
 # Bounded and repeatable: a fixed number of cases per operation, the same ones on every run, and no
 # shrinking (a failure is reported as first found).
@@ -24,6 +25,9 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 # These revoke or rotate the key they are called with: each case gets a key of its own, and aims at it.
 OWN_KEY = ["/api/auth/revoke", "/api/auth/keys/{id}/revoke", "/api/auth/keys/{id}/regenerate"]
+
+# A person's own operations, called with a personal key: a fresh one per case, aimed at by the revocation.
+PERSONAL = ["/api/me", "/api/me/personal-keys", "/api/me/personal-keys/{id}/revoke"]
 
 # Rules the server checks and the schema cannot state, so a schema-valid request may well get a 400:
 # IANA zone names, the two-year range and its order, journey cursors, funnel properties, each event's
@@ -110,7 +114,7 @@ def secret_key(registered) -> str:
     return registered.secret_key.raw
 
 
-@schema.exclude(path=OWN_KEY).parametrize()
+@schema.exclude(path=OWN_KEY + PERSONAL).parametrize()
 # One key for all the cases of an operation, on purpose: none of these operations can revoke it.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_operation_conforms_and_never_answers_5xx(case, secret_key):
@@ -121,8 +125,24 @@ def test_every_operation_conforms_and_never_answers_5xx(case, secret_key):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_key_revocation_conforms_with_a_fresh_key_per_case(case, registered):
     issued = services.api_key_create(app=registered.app, kind=KeyKind.SECRET)
-    # A schema-valid case is aimed at the caller's own key; a negative one is left as generated, or
-    # putting a real id in place of its invalid one would make it valid.
+    _aim_at(case, issued)
+    _validate(case, issued.raw)
+
+
+@schema.include(path=PERSONAL).parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_persons_own_operations_conform_with_a_fresh_personal_key_per_case(case, registered, django_user_model):
+    user = django_user_model.objects.get_or_create(username="fuzzed", defaults={"email": "fuzzed@example.com"})[0]
+    if not user.memberships.exists():
+        membership_add(organisation=registered.app.organisation, user=user, role="viewer")
+    issued = services.personal_key_create(user=user)
+    _aim_at(case, issued)
+    _validate(case, issued.raw)
+
+
+def _aim_at(case, issued: services.IssuedKey) -> None:
+    """A schema-valid case is aimed at the caller's own key; a negative one is left as generated, or
+    putting a real id in place of its invalid one would make it valid."""
     if case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE:
         if "id" in (case.path_parameters or {}):
             case.path_parameters["id"] = str(issued.api_key.id)
@@ -130,4 +150,3 @@ def test_key_revocation_conforms_with_a_fresh_key_per_case(case, registered):
             case.body["keyId"] = str(issued.api_key.id)
         if isinstance(case.body, dict) and "apiKey" in case.body:
             case.body["apiKey"] = issued.raw
-    _validate(case, issued.raw)

@@ -12,7 +12,7 @@ def test_generated_key_has_the_documented_layout_and_parses_back():
     assert generated.raw.startswith("sk_")
     assert len(generated.raw) == 3 + 8 + 32 + 6
     assert generated.raw[3:11] == generated.lookup_id
-    assert keys.parse(generated.raw) == keys.ParsedKey(kind=KeyKind.SECRET, lookup_id=generated.lookup_id)
+    assert keys.parse(generated.raw) == keys.ParsedKey(prefix="sk", lookup_id=generated.lookup_id)
     assert generated.digest == hashlib.sha256(generated.raw.encode()).hexdigest()
 
 

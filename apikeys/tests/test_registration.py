@@ -5,7 +5,9 @@ import pytest
 
 from analytics_project.logging import JsonFormatter
 from apikeys import keys
+from apikeys import services as services_keys
 from apikeys.models import ApiKey, App
+from organisations import services
 
 REGISTER = "/api/auth/register"
 VALID = {"name": "Shop", "ownerEmail": "owner@shop.example", "domains": ["shop.example"], "timezone": "Europe/Berlin"}
@@ -22,6 +24,23 @@ def test_registration_returns_both_keys_once_and_they_work(api_client, client_fo
     app = App.objects.get(pk=body["appId"])
     assert (app.name, app.timezone, app.domains) == ("Shop", "Europe/Berlin", ["shop.example"])
     assert client_for(body["apiKey"]).get("/api/auth/keys").status_code == 200
+
+
+def test_registration_puts_the_app_in_a_new_organisation_its_owner_email_claims_on_sign_in(
+    api_client, client_for, django_user_model, db
+):
+    body = api_client.post(REGISTER, {**VALID, "ownerEmail": "Owner@Shop.example"}, format="json").json()
+    organisation = App.objects.get(pk=body["appId"]).organisation
+    assert (organisation.name, organisation.pending_owner_email) == ("Shop", "owner@shop.example")
+    assert not organisation.memberships.exists()
+    app = client_for(body["apiKey"]).get("/api/auth/api-key").json()["app"]
+    assert app["organisationId"] == str(organisation.pk)
+
+    owner = django_user_model.objects.create_user("owner", "owner@shop.example", "pw")
+    services.organisations_claim_pending(user=owner, verified_email=owner.email)
+    key = services_keys.personal_key_create(user=owner)
+    response = client_for(key.raw).get("/api/analytics/export", {"appId": body["appId"]})
+    assert response.status_code == 200  # the owner reads the app's reports, the export included
 
 
 def test_an_owner_email_over_254_characters_is_400_naming_the_field(api_client, db):

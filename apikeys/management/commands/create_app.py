@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apikeys import services
+from organisations.audit import Actor
 
 
 class Command(BaseCommand):
@@ -17,7 +18,12 @@ class Command(BaseCommand):
     def handle(self, *args, name, owner_email, domain, timezone, site_domain, **options):
         try:
             registered = services.app_register(
-                name=name, owner_email=owner_email, domains=domain, timezone_name=timezone, site_domain=site_domain
+                name=name,
+                owner_email=owner_email,
+                domains=domain,
+                timezone_name=timezone,
+                site_domain=site_domain,
+                actor=Actor.command("create_app"),
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

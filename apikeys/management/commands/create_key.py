@@ -4,6 +4,7 @@ from analytics_project.env import is_rate
 from apikeys import services
 from apikeys.keys import KeyKind
 from apikeys.management.commands._helpers import find_app
+from organisations.audit import Actor
 
 
 class Command(BaseCommand):
@@ -29,6 +30,7 @@ class Command(BaseCommand):
             ttl_days=expires_in_days,
             ingest_rate=ingest_rate,
             report_rate=report_rate,
+            actor=Actor.command("create_key"),
         )
         self.stdout.write(f"key id: {issued.api_key.id}")
         self.stdout.write(f"key:    {issued.raw}")

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from apikeys import services
 from apikeys.management.commands._helpers import describe, find_key
+from organisations.audit import Actor
 
 
 class Command(BaseCommand):
@@ -17,5 +18,5 @@ class Command(BaseCommand):
             self.stdout.write(f"would revoke {describe(api_key)}")
             self.stdout.write("Dry run: pass --yes to revoke.")
             return
-        api_key = services.api_key_revoke(api_key=api_key)
+        api_key = services.api_key_revoke(api_key=api_key, actor=Actor.command("revoke_key"))
         self.stdout.write(f"revoked {describe(api_key)}")

@@ -5,6 +5,7 @@ from django.utils import timezone
 from apikeys import services
 from apikeys.management.commands._helpers import describe, duration, find_app, find_key
 from apikeys.selectors import api_keys_expiring, app_keys_list, usable_keys_q
+from organisations.audit import Actor
 
 
 class Command(BaseCommand):
@@ -47,7 +48,9 @@ class Command(BaseCommand):
             return
         for api_key in targets:
             try:
-                issued = services.api_key_rotate(api_key=api_key, grace=grace_period)
+                issued = services.api_key_rotate(
+                    api_key=api_key, grace=grace_period, actor=Actor.command("rotate_keys")
+                )
             except services.KeyNotRotatable as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"rotated {api_key.prefix} -> new key {issued.raw}")
