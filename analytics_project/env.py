@@ -9,6 +9,7 @@ import os
 import re
 from datetime import timedelta
 from fractions import Fraction
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -99,3 +100,52 @@ def parse_duration(value: str) -> timedelta:
         raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 24h, 30d)")
     amount, unit = match.groups()
     return timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+
+
+_EMAIL_SCHEMES = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def env_email(name: str, default: str) -> dict:
+    """Django's EMAIL_* settings from a URL: ``smtp://user:password@host:587?tls=true`` (STARTTLS),
+    ``smtps://user:password@host:465`` (TLS from the first byte), ``smtp://host:25`` (plain), or
+    ``console://`` (each message printed to stdout, the log)."""
+    raw = os.environ.get(name, default).strip()
+    url = urlsplit(raw)
+    if url.scheme not in _EMAIL_SCHEMES:
+        schemes = ", ".join(f"{scheme}://" for scheme in _EMAIL_SCHEMES)
+        raise ImproperlyConfigured(f"{name} must start with one of {schemes}, got {raw!r}")
+    email = {
+        "EMAIL_BACKEND": _EMAIL_SCHEMES[url.scheme],
+        "EMAIL_HOST": "localhost",
+        "EMAIL_PORT": 25,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_SSL": False,
+        "EMAIL_USE_TLS": False,
+        "EMAIL_TIMEOUT": None,
+    }
+    if not url.scheme.startswith("smtp"):
+        return email
+    try:
+        port = url.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has a port that is not a number: {raw!r}") from None
+    if not url.hostname:
+        raise ImproperlyConfigured(f"{name} names no host: {raw!r}")
+    implicit_tls = url.scheme == "smtps"
+    tls = parse_qs(url.query).get("tls", [""])[-1].strip().lower()
+    return {
+        **email,
+        "EMAIL_HOST": url.hostname,
+        "EMAIL_PORT": port or (465 if implicit_tls else 25),
+        "EMAIL_HOST_USER": unquote(url.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(url.password or ""),
+        "EMAIL_USE_SSL": implicit_tls,
+        "EMAIL_USE_TLS": not implicit_tls and tls in _TRUE,
+        "EMAIL_TIMEOUT": 10,  # a dead mail server must not hold a sign-up request for the OS default
+    }

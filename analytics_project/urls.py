@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("apikeys.urls")),
     path("", include("reports.urls")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("share/<str:token>/", sharing.shared_app_page, name="shared-app-page"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

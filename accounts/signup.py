@@ -1,0 +1,31 @@
+"""Who may create an account, by SIGNUP_MODE (README "Accounts"): open, invite (the default, as
+Plausible's community edition) or closed."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from organisations.models import Organisation
+
+
+def signup_page_open() -> bool:
+    """Whether the sign-up page is there at all; in invite mode it is, and asks signup_allowed of the address."""
+    return settings.SIGNUP_MODE != "closed"
+
+
+def signup_allowed(email: str) -> bool:
+    """Whether ``email`` may create an account now, by e-mail and password or through a provider. In invite
+    mode an install with no account yet takes anyone, so its first person can start from the browser (that
+    account gets no staff rights; operators still come from createsuperuser)."""
+    if settings.SIGNUP_MODE == "closed":
+        return False
+    if settings.SIGNUP_MODE == "open" or not get_user_model().objects.exists():
+        return True
+    return invited(email)
+
+
+def invited(email: str) -> bool:
+    """Whether an organisation waits for ``email``: as the pending owner the register endpoint named.
+
+    Invitations (issue 15's invitations work) add their pending, unexpired invitations here: this one
+    function is what invite-only sign-up asks."""
+    return Organisation.objects.filter(pending_owner_email=email.strip().lower()).exists()
