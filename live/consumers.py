@@ -2,9 +2,9 @@
 
 Who may listen (tenant isolation as on every endpoint: a socket joins its own app's group and no other):
 
-- a dashboard session (staff allowed to read events, as the dashboard pages ask), for ``?app=<id>``
-  among the apps it may see; the socket must come from this server's own pages (its Origin is the
-  host it asks), so another site cannot open one with a visitor's cookie;
+- a dashboard session, for ``?app=<id>`` among the apps its dashboard shows (a member's organisations'
+  apps, by role; an operator's as the admin shows them); the socket must come from this server's own
+  pages (its Origin is the host it asks), so another site cannot open one with a visitor's cookie;
 - or anyone whose first message is ``{"apiKey": "sk_…"}``, a secret key, for that key's app. A key is
   never taken from the URL, which servers and proxies log.
 
@@ -26,9 +26,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from apikeys.models import App
-from apikeys.selectors import api_key_authenticate, apps_visible_to
+from apikeys.selectors import api_key_authenticate
 from live.publisher import group_name
-from reports.access import IsSecretKeyOrStaff
+from reports.access import IsSecretKeyOrStaff, dashboard_apps
 from reports.queries.live import now_figures
 
 AUTH_TIMEOUT = 10.0
@@ -44,14 +44,14 @@ def _now_message(app_id, message_type: str) -> dict:
 
 
 def _session_app(user, app_param: str) -> App | int:
-    """The session's app, or the close code refusing it."""
-    if not user.has_perm(IsSecretKeyOrStaff.staff_permission):
+    """The session's app, one its dashboard shows (reports.access.dashboard_apps), or the close code refusing it."""
+    if user.is_staff and not user.has_perm(IsSecretKeyOrStaff.staff_permission) and not user.memberships.exists():
         return FORBIDDEN
     try:
         app_id = uuid.UUID(app_param)
     except ValueError:
         return NOT_FOUND
-    return apps_visible_to(user=user).filter(pk=app_id).first() or NOT_FOUND
+    return dashboard_apps(user).filter(pk=app_id).first() or NOT_FOUND
 
 
 def _key_app(raw_key) -> App | int:
@@ -69,7 +69,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         await self.accept()
         user = self.scope.get("user")
-        if user is not None and user.is_authenticated and user.is_staff and self._same_origin():
+        if user is not None and user.is_authenticated and self._same_origin():
             query = parse_qs(self.scope.get("query_string", b"").decode())
             found = await database_sync_to_async(_session_app)(user, query.get("app", [""])[0])
             await self._start_or_refuse(found)

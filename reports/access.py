@@ -1,7 +1,9 @@
 """Who may read which app's reports: an app's secret key its own app; a personal key the apps of its
 person's organisations, by role (organisations.permissions); a staff session the apps the admin shows
-it. The dashboard applies the same staff rule (reports/dashboard.py)."""
+it. The dashboard and its live socket show a signed-in person the apps of their organisations, by role,
+and staff the apps the admin shows them (dashboard_apps)."""
 
+from django.db.models import QuerySet
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
@@ -93,3 +95,25 @@ def _member_app(request, app_id, operation: str) -> App:
         raise exceptions.PermissionDenied(detail, code=code)
     request._request.uea_app_id = app.id  # for the request log, which names no app by a personal key
     return app
+
+
+def is_operator(user) -> bool:
+    """Staff who may read events in the admin: they see on the dashboard what the admin shows them."""
+    return user.is_active and user.is_staff and user.has_perm(IsSecretKeyOrStaff.staff_permission)
+
+
+def dashboard_apps(user) -> QuerySet[App]:
+    """The apps the dashboard and the live socket show ``user``: those of their organisations whose role
+    allows reports.read, and for an operator the apps the admin shows them."""
+    apps = apps_allowing(user=user, operation="reports.read")
+    if is_operator(user):
+        apps = apps | apps_visible_to(user=user)
+    return apps.distinct()
+
+
+def dashboard_allows(user, operation: str, app: App) -> bool:
+    """Whether a dashboard page may do ``operation`` on ``app``, one of dashboard_apps: an operator of the
+    app everything the pages offer, as before organisations; a member what their role allows."""
+    if is_operator(user) and apps_visible_to(user=user).filter(pk=app.pk).exists():
+        return True
+    return can(user, operation, app)

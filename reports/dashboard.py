@@ -1,18 +1,18 @@
-"""The operators' dashboard: server-rendered pages over the same reports as the report API."""
+"""The dashboard: server-rendered pages over the same reports as the report API, for the members of an
+app's organisation (by role) and its operators (staff, as the admin shows them apps)."""
 
 import dataclasses
 from datetime import date
 from functools import wraps
 from zoneinfo import ZoneInfo
 
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from apikeys.selectors import apps_visible_to
 from reports import goals
-from reports.access import IsSecretKeyOrStaff
+from reports.access import IsSecretKeyOrStaff, dashboard_allows, dashboard_apps
 from reports.calendar import PERIODS
 from reports.charts import line_chart
 from reports.models import Goal
@@ -32,26 +32,31 @@ FILTERABLE = {"path": "Page", "referrer": "Referrer", **dict(BREAKDOWNS)}
 MAX_FILTERS = 5
 
 
-def operator_required(view):
-    """Staff only (anyone else is sent to log in), holding the permission the report API asks of staff.
+def reader_required(view):
+    """Signed in (anyone else is sent to sign in). Staff the admin would not let list events, and who
+    belong to no organisation, see a 403 naming the permission, not an empty list."""
 
-    The pages show the same events as the reports, so a staff member the admin would not let list
-    events sees a 403 here too, not the figures.
-    """
-    permission = IsSecretKeyOrStaff.staff_permission
-
-    @staff_member_required
+    @login_required
     @wraps(view)
     def checked(request, *args, **kwargs):
-        if not request.user.has_perm(permission):
-            return render(request, "dashboard/forbidden.html", {"permission": permission}, status=403)
+        user = request.user
+        if user.is_staff and not user.has_perm(PERMISSION) and not user.memberships.exists():
+            return _forbidden(request)
         return view(request, *args, **kwargs)
 
     return checked
 
 
+PERMISSION = IsSecretKeyOrStaff.staff_permission
+
+
+def _forbidden(request, operation: str | None = None):
+    return render(request, "dashboard/forbidden.html", {"permission": PERMISSION, "operation": operation}, status=403)
+
+
 def _visible_app(request, app_id):
-    app = apps_visible_to(user=request.user).filter(pk=app_id).first()
+    """One of the person's dashboard apps; 404 otherwise, like an id that does not exist."""
+    app = dashboard_apps(request.user).filter(pk=app_id).first()
     if app is None:
         raise Http404("No such app.")
     return app
@@ -62,9 +67,9 @@ def _date_param(request, name: str) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-@operator_required
+@reader_required
 def app_list(request):
-    apps = list(apps_visible_to(user=request.user).order_by("name"))
+    apps = list(dashboard_apps(request.user).select_related("organisation").order_by("organisation__name", "name"))
     activity = live.recent_activity(app_ids=[app.pk for app in apps], now=timezone.now())
     rows = [{"app": app, **activity[app.pk]} for app in apps]
     return render(request, "dashboard/app_list.html", {"rows": rows})
@@ -175,15 +180,20 @@ def _page_window(request, app) -> tuple[str, Window, str | None]:
     return preset, dataclasses.replace(window, filters=_filters(request)), error
 
 
-@operator_required
+@reader_required
 def app_goals(request, app_id):
-    return goals.goals_change(request, _visible_app(request, app_id))
+    app = _visible_app(request, app_id)
+    if not dashboard_allows(request.user, "goals.manage", app):
+        return _forbidden(request, "goals.manage")
+    return goals.goals_change(request, app)
 
 
-@operator_required
+@reader_required
 def app_export(request, app_id):
     """The events behind the app page as it is filtered, as CSV: the report API's export, streamed."""
     app = _visible_app(request, app_id)
+    if not dashboard_allows(request.user, "export", app):
+        return _forbidden(request, "export")
     _, window, _ = _page_window(request, app)
     rows = export.events_export(app_id=app.pk, window=window, event=None)
     response = StreamingHttpResponse(export.csv_lines(export.HEADER, rows), content_type="text/csv; charset=utf-8")
@@ -191,10 +201,14 @@ def app_export(request, app_id):
     return response
 
 
-@operator_required
+@reader_required
 def app_detail(request, app_id):
     app = _visible_app(request, app_id)
-    return render(request, "dashboard/app_detail.html", app_page_context(request, app))
+    allowed = {
+        "may_export": dashboard_allows(request.user, "export", app),
+        "may_manage_goals": dashboard_allows(request.user, "goals.manage", app),
+    }
+    return render(request, "dashboard/app_detail.html", {**app_page_context(request, app), **allowed})
 
 
 def app_page_context(request, app) -> dict:
@@ -288,7 +302,7 @@ def _retention_section(request, app, window) -> dict:
     }
 
 
-@operator_required
+@reader_required
 def app_live(request, app_id):
     """The live view: what the WebSocket (/ws/live) sends, rendered once as the page loads, then kept
     up to date by the socket."""

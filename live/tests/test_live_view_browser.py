@@ -73,7 +73,7 @@ def open_as_watcher(page, server: AsgiServer, shop, path: str) -> None:
     """Log in, as staff who may read the shop's events, on the way to ``path``."""
     watcher = may_read_events(User.objects.create_user("watcher", password=PASSWORD, is_staff=True))
     shop.app.operators.add(watcher)
-    page.goto(f"{server.url}{path}")
+    page.goto(f"{server.url}/admin/login/?next={path}")
     page.fill("#id_username", "watcher")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")

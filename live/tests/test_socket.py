@@ -19,6 +19,7 @@ from django.test import Client
 from analytics_project.asgi import application
 from apikeys.services import api_key_revoke, app_register
 from live import consumers
+from organisations.services import membership_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOST = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
@@ -160,6 +161,28 @@ def test_a_session_is_refused_an_app_it_cannot_see_or_without_the_permission_to_
     get_user_model().objects.all().delete()
     without_permission = session_cookie(superuser=False, permission=False)
     scenario(body, f"/ws/live?app={shop.app.id}", without_permission, consumers.FORBIDDEN)
+
+
+@pytest.mark.parametrize("role", ["viewer", "owner"])
+def test_a_member_of_the_apps_organisation_listens_and_a_member_of_another_is_refused(shop, rival, role):
+    def member_cookie(username, organisation) -> list[tuple[bytes, bytes]]:
+        user = get_user_model().objects.create_user(username, f"{username}@example.com", "pw")
+        membership_add(organisation=organisation, user=user, role=role)
+        client = Client()
+        client.force_login(user)
+        return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+    async def hears(cookie):
+        socket = await opened(f"/ws/live?app={shop.app.id}", cookie)
+        assert (await next_of(socket, "hello"))["type"] == "hello"
+        await socket.disconnect()
+
+    async def refused(cookie):
+        socket = await opened(f"/ws/live?app={shop.app.id}", cookie)
+        assert await closed_with(socket) == consumers.NOT_FOUND
+
+    scenario(hears, member_cookie("ada", shop.app.organisation))
+    scenario(refused, member_cookie("mallory", rival.app.organisation))
 
 
 def test_a_session_cookie_sent_from_another_sites_page_is_not_a_credential(shop, monkeypatch):

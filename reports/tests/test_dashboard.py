@@ -23,12 +23,17 @@ def staff(db, registered):
     return user
 
 
-def test_a_visitor_who_is_not_staff_is_sent_to_log_in(client, db, registered):
-    client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
+def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(client, db, registered):
     for path in ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/"]:
         response = client.get(path)
         assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/")
+        assert response["Location"].startswith("/accounts/login/?next=/dashboard/")
+
+
+def test_a_person_of_no_organisation_sees_no_app(client, db, registered):
+    client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
+    assert registered.app.name not in client.get("/dashboard/").content.decode()
+    assert client.get(f"/dashboard/apps/{registered.app.pk}/").status_code == 404
 
 
 def test_staff_who_may_not_view_events_get_a_403_on_every_page(client, db, registered):

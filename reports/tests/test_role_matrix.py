@@ -1,7 +1,8 @@
 """The role matrix, generated from the one permission table (organisations.permissions.OPERATIONS):
 every report endpoint by every role, a person of no organisation and a member of another organisation,
-each with a personal key. A role the table allows gets the report; a member whose role does not allow the
-endpoint's operation gets 403; anyone else gets 404, as for an app that does not exist.
+each with a personal key; and every dashboard page by the same callers, signed in. A role the table allows
+gets the report; a member whose role does not allow the endpoint's operation gets 403; anyone else gets
+404, as for an app that does not exist.
 
 Built to fail on what it does not know: the endpoints are found by walking the URL resolver, and each must
 have a call below and an operation in the table."""
@@ -9,12 +10,12 @@ have a call below and an operation in the table."""
 from dataclasses import dataclass, field
 
 import pytest
-from django.urls import URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver, reverse
 
 from events.views import CollectViewSet
 from organisations.models import Role
 from organisations.permissions import OPERATIONS, ROLE_ORDER, role_allows
-from reports import views
+from reports import dashboard_urls, views
 from reports.tests.conftest import event
 
 NON_MEMBER, OTHER_ORGANISATION = "non-member", "member of another organisation"
@@ -143,3 +144,61 @@ def test_every_person_reads_their_own_account_whatever_their_roles(caller, perso
     client = _caller(caller, person, registered, other_app).client
     for path in PERSONAL_CALLS.values():
         assert client.get(path).status_code == 200, path
+
+
+@dataclass(frozen=True)
+class Page:
+    method: str
+    operation: str
+    data: dict = field(default_factory=dict)
+
+
+# Every dashboard page of one app, by its URL name, with the operation it needs of a member.
+DASHBOARD_PAGES = {
+    "app-detail": Page("get", "reports.read"),
+    "app-live": Page("get", "reports.read"),
+    "app-export": Page("get", "export"),
+    "app-goals": Page("post", "goals.manage", {"kind": "event", "value": "signup"}),
+}
+
+
+def test_every_dashboard_page_is_in_the_matrix_with_an_operation_of_the_table():
+    assert {pattern.name for pattern in dashboard_urls.urlpatterns} == {"app-list", *DASHBOARD_PAGES}
+    for name, page in DASHBOARD_PAGES.items():
+        assert page.operation in OPERATIONS, f"{name} needs {page.operation!r}, which has no rule"
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=str)
+@pytest.mark.parametrize("name", DASHBOARD_PAGES)
+def test_dashboard_role_matrix(name, caller, client, person, registered, other_app, send):
+    send(registered, [event()])
+    client.force_login(_caller(caller, person, registered, other_app).user)
+    page = DASHBOARD_PAGES[name]
+    url = reverse(f"dashboard:{name}", args=[registered.app.pk])
+    response = client.post(url, page.data) if page.method == "post" else client.get(url)
+    if response.streaming:
+        b"".join(response.streaming_content)
+    if caller in (NON_MEMBER, OTHER_ORGANISATION):
+        assert response.status_code == 404
+    elif role_allows(caller, page.operation):
+        assert response.status_code == (302 if page.method == "post" else 200)
+    else:
+        assert response.status_code == 403
+        assert page.operation in response.content.decode()
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=str)
+def test_the_dashboard_lists_the_app_to_every_role_of_its_organisation_and_to_no_one_else(
+    caller, client, person, registered, other_app
+):
+    client.force_login(_caller(caller, person, registered, other_app).user)
+    listed = registered.app.name in client.get("/dashboard/").content.decode()
+    assert listed == (caller not in (NON_MEMBER, OTHER_ORGANISATION))
+
+
+@pytest.mark.parametrize("role", ROLE_ORDER, ids=str)
+def test_the_app_page_offers_only_what_the_role_allows(role, client, person, registered):
+    client.force_login(person("a-member", organisation=registered.app.organisation, role=role).user)
+    page = client.get(reverse("dashboard:app-detail", args=[registered.app.pk])).content.decode()
+    assert ('data-testid="export"' in page) == role_allows(role, "export")
+    assert ('data-testid="goal-form"' in page) == role_allows(role, "goals.manage")
