@@ -12,15 +12,17 @@ def signup_page_open() -> bool:
     return settings.SIGNUP_MODE != "closed"
 
 
+def signup_by_invitation() -> bool:
+    """Invite mode, once the install has an account: until then it takes anyone, so its first person can
+    start from the browser (that account gets no staff rights; operators still come from createsuperuser)."""
+    return settings.SIGNUP_MODE == "invite" and get_user_model().objects.exists()
+
+
 def signup_allowed(email: str) -> bool:
-    """Whether ``email`` may create an account now, by e-mail and password or through a provider. In invite
-    mode an install with no account yet takes anyone, so its first person can start from the browser (that
-    account gets no staff rights; operators still come from createsuperuser)."""
+    """Whether ``email`` may create an account now, by e-mail and password or through a provider."""
     if settings.SIGNUP_MODE == "closed":
         return False
-    if settings.SIGNUP_MODE == "open" or not get_user_model().objects.exists():
-        return True
-    return invited(email)
+    return not signup_by_invitation() or invited(email)
 
 
 def invited(email: str) -> bool:

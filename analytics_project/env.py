@@ -114,7 +114,7 @@ def env_email(name: str, default: str) -> dict:
     """Django's EMAIL_* settings from a URL: ``smtp://user:password@host:587?tls=true`` (STARTTLS),
     ``smtps://user:password@host:465`` (TLS from the first byte), ``smtp://host:25`` (plain), or
     ``console://`` (each message printed to stdout, the log)."""
-    raw = os.environ.get(name, default).strip()
+    raw = (os.environ.get(name) or default).strip()  # empty, as Compose passes an unset variable: the default
     url = urlsplit(raw)
     if url.scheme not in _EMAIL_SCHEMES:
         schemes = ", ".join(f"{scheme}://" for scheme in _EMAIL_SCHEMES)

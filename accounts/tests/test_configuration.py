@@ -20,8 +20,12 @@ def test_smtps_is_tls_from_the_first_byte_on_465(monkeypatch):
     assert (email["EMAIL_PORT"], email["EMAIL_USE_SSL"], email["EMAIL_USE_TLS"]) == (465, True, False)
 
 
-def test_without_email_url_mail_goes_to_the_console(monkeypatch):
-    monkeypatch.delenv("EMAIL_URL", raising=False)
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_without_email_url_mail_goes_to_the_console(monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv("EMAIL_URL", raising=False)
+    else:
+        monkeypatch.setenv("EMAIL_URL", value)
     assert env_email("EMAIL_URL", "console://")["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
 
 

@@ -74,6 +74,12 @@ def test_invite_mode_refuses_an_address_that_no_organisation_waits_for(client, s
     assert mail.outbox == []
 
 
+def test_the_sign_up_page_says_when_it_is_by_invitation(client, settings, someone_else):
+    assert 'data-testid="invite-only"' in client.get("/accounts/signup/").content.decode()
+    settings.SIGNUP_MODE = "open"
+    assert 'data-testid="invite-only"' not in client.get("/accounts/signup/").content.decode()
+
+
 def test_invite_mode_takes_the_pending_owners_address(client, someone_else, pending_app):
     assert sign_up(client, "ada@shop.example").status_code == 302
     assert get_user_model().objects.filter(email="ada@shop.example").exists()
