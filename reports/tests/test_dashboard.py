@@ -74,6 +74,7 @@ def test_the_page_arrives_without_figures_and_each_panel_brings_its_own(client, 
     client.force_login(staff)
     shell = client.get(f"/dashboard/apps/{registered.app.pk}/?range=7d&f=path:/pricing").content.decode()
     assert 'data-testid="total-events"' not in shell
+    assert '<input type="hidden" name="f" value="path:/pricing">' in shell  # the date form keeps the filter
     sources = re.findall(r'data-panel-src="([^"]+)"', shell)
     assert len(sources) == len(PANELS) and all("?range=7d&amp;f=path%3A%2Fpricing" in src for src in sources)
     totals = client.get(f"/dashboard/apps/{registered.app.pk}/panels/totals?range=7d&f=path:/pricing")
