@@ -11,9 +11,11 @@ from django.utils import timezone
 from apikeys.selectors import apps_visible_to
 from reports import goals
 from reports.access import IsSecretKeyOrStaff
-from reports.panels import FILTERABLE, PANELS, PageRequest, render_panel, with_filters
+from reports.panels import FILTERABLE, PANELS, PageRequest, panel_html, render_panel, with_filters
 from reports.periods import PRESETS
 from reports.queries import export, live
+
+INLINE = "inline"  # ?inline=1: the page with its panels in place, for a browser without JavaScript
 
 
 def operator_required(view):
@@ -96,11 +98,12 @@ def app_detail(request, app_id):
     return render(request, "dashboard/app_detail.html", context)
 
 
-def app_page_context(request, app, *, panel_url) -> dict:
+def app_page_context(request, app, *, panel_url, shared: bool = False) -> dict:
     """The app page's shell for this request's range and filters (also behind a shared link): the choices
     at the top, and where the browser fetches each panel (``panel_url(name)``, with the page's query)."""
     page = PageRequest.of(request, app)
     query = request.GET.urlencode()
+    inline = request.GET.get(INLINE) == "1"
     return {
         "app": app,
         "waiting": not live.has_events(app.pk),  # a new app: how to send the first event, above zeros
@@ -112,10 +115,23 @@ def app_page_context(request, app, *, panel_url) -> dict:
         "error": page.error,
         "filters": _chips(request, page.filters),
         "panels": [
-            {"name": panel.name, "wide": panel.wide, "src": panel_url(panel.name) + (f"?{query}" if query else "")}
+            {
+                "name": panel.name,
+                "wide": panel.wide,
+                "src": panel_url(panel.name) + (f"?{query}" if query else ""),
+                # Without JavaScript (the <noscript> link): every panel in this one response, as it waits.
+                "html": panel_html(request, app, panel.name, shared=shared) if inline else None,
+            }
             for panel in PANELS.values()
         ],
+        "inline_query": with_inline(request),
     }
+
+
+def with_inline(request) -> str:
+    query = request.GET.copy()
+    query[INLINE] = "1"
+    return query.urlencode()
 
 
 @operator_required

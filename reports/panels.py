@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from django.http import Http404
-from django.shortcuts import render
+from django.http import Http404, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reports import goals
@@ -242,10 +242,14 @@ PANELS = {
 }
 
 
-def render_panel(request, app, name: str, *, shared: bool = False):
-    panel = PANELS.get(name)
-    if panel is None:
+def render_panel(request, app, name: str, *, shared: bool = False) -> HttpResponse:
+    if name not in PANELS:
         raise Http404("No such panel.")
+    return HttpResponse(panel_html(request, app, name, shared=shared))
+
+
+def panel_html(request, app, name: str, *, shared: bool = False) -> str:
+    panel = PANELS[name]
     page = PageRequest.of(request, app)
     context = {
         "app": app,
@@ -254,4 +258,4 @@ def render_panel(request, app, name: str, *, shared: bool = False):
         "shared": shared,
         "export_query": request.GET.urlencode(),
     }
-    return render(request, panel.template, {**context, **panel.context(page)})
+    return render_to_string(panel.template, {**context, **panel.context(page)}, request=request)

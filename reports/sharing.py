@@ -109,7 +109,7 @@ def shared_app_page(request, token):
             return render(request, "dashboard/share_password.html", {"link": link, "error": error}, status=status)
         return render(request, "dashboard/share_password.html", {"link": link, "error": None})
     context = app_page_context(
-        request, link.app, panel_url=lambda name: reverse("shared-app-panel", args=[token, name])
+        request, link.app, panel_url=lambda name: reverse("shared-app-panel", args=[token, name]), shared=True
     )
     return render(request, "dashboard/app_detail.html", {**context, "shared": True})
 

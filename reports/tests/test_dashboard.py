@@ -81,6 +81,10 @@ def test_the_page_arrives_without_figures_and_each_panel_brings_its_own(client, 
     assert re.search(r'data-testid="total-events">1<', totals.content.decode())
     assert "<html" not in totals.content.decode()  # a fragment, not a page
     assert client.get(f"/dashboard/apps/{registered.app.pk}/panels/no-such-panel").status_code == 404
+    assert "?range=7d&amp;f=path%3A%2Fpricing&amp;inline=1" in shell  # the <noscript> way to the figures
+    whole = client.get(f"/dashboard/apps/{registered.app.pk}/?range=7d&f=path:/pricing&inline=1").content.decode()
+    assert "data-panel-src=" not in whole and re.search(r'data-testid="total-events">1<', whole)
+    assert whole.count('data-loaded="true"') == len(PANELS)
 
 
 def test_the_app_page_shows_the_same_figures_as_the_report_api(client, staff, registered, secret_client):
