@@ -3,9 +3,12 @@
 Every request to a host other than the live server is aborted, so "works offline" is tested, not assumed.
 """
 
+import dataclasses
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -15,6 +18,7 @@ from django.utils import timezone
 from analytics_project.testing import ARTIFACTS
 from apikeys.services import app_register
 from events.services import RequestFacts, events_ingest
+from reports.panels import PANELS
 from reports.sharing import shared_link_create, shared_link_revoke
 from reports.tests.conftest import may_read_events
 
@@ -94,6 +98,29 @@ def test_a_staff_user_logs_in_and_reads_the_apis_figures_off_the_dashboard(offli
     live = client.get("/api/analytics/live", **headers).json()
     assert offline_page.inner_text("[data-testid=live-users]") == str(live["activeUsers5m"]) == "3"
     assert offline_page.blocked_requests == []
+
+
+def test_a_slow_panel_holds_up_only_itself(offline_page, server, seeded_app):
+    """Retention made to wait until the test lets it go: every other panel shows its figures meanwhile."""
+    staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
+    seeded_app.app.operators.add(staff)
+    released = threading.Event()
+    slow = PANELS["retention"]
+
+    def held(page):
+        released.wait(timeout=30)
+        return slow.context(page)
+
+    with mock.patch.dict(PANELS, {"retention": dataclasses.replace(slow, context=held)}):
+        log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
+        offline_page.wait_for_selector("[data-testid=total-events]")
+        offline_page.wait_for_selector("[data-testid=goals]")
+        assert offline_page.inner_text("[data-testid=total-events]") == "15"
+        assert offline_page.locator("[data-testid=retention]").count() == 0
+        assert offline_page.locator(".panel:not([data-loaded])").count() == 1
+        released.set()
+        offline_page.wait_for_selector("[data-testid=retention]")
+    assert offline_page.locator(".panel:not([data-loaded])").count() == 0
 
 
 def test_a_person_outside_the_apps_organisation_signs_in_and_still_sees_nothing_of_it(offline_page, server, seeded_app):
