@@ -1,5 +1,5 @@
-"""allauth's hooks: who may sign up (accounts.signup), and the pending organisations a verified address
-claims on every sign-in and on every address verified."""
+"""allauth's hooks: who may sign up (accounts.signup), the pending organisations a verified address claims
+on every sign-in and on every address verified, and the client address its rate limits count."""
 
 import dataclasses
 
@@ -11,10 +11,16 @@ from django.http import Http404
 
 from accounts.services import account_claim_organisations
 from accounts.signup import signup_allowed, signup_page_open
+from analytics_project.client_ip import client_ip
 from organisations.audit import Actor
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request) -> str:
+        """The address its rate limits count: the one every other limit and the audit log use, from
+        X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies."""
+        return client_ip(request) or super().get_client_ip(request)
+
     def is_open_for_signup(self, request) -> bool:
         return signup_page_open()
 

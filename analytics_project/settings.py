@@ -202,16 +202,10 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
-# allauth's own limits, counted in the shared cache (Redis with REDIS_URL) per IP and per address; django-axes
-# also counts these wrong passwords per IP, as for the admin.
-ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": env_str("SIGNIN_FAILURE_RATE", "10/m/ip,5/5m/key"),
-    "signup": "20/m/ip",
-    "confirm_email": "1/3m/key",
-    "reset_password": "20/m/ip,5/m/key",
-    "reset_password_from_key": "20/m/ip",
-}
+# Wrong passwords, counted by allauth in the shared cache (Redis with REDIS_URL) per client IP and per
+# address; its other limits (sign-ups, resets, verification mails) are its defaults. django-axes counts these
+# failures per IP as well, as it does the admin's.
+ACCOUNT_RATE_LIMITS = {"login_failed": env_str("SIGNIN_FAILURE_RATE", "10/m/ip,5/5m/key")}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Unified Event Analytics"
 SOCIALACCOUNT_EMAIL_REQUIRED = True
