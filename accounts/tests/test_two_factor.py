@@ -54,6 +54,8 @@ def test_a_person_with_totp_is_not_signed_in_by_the_password_alone(client, totp)
 
     assert response["Location"] == "/accounts/2fa/authenticate/"
     assert not signed_in(client)
+    page = client.get("/accounts/2fa/authenticate/").content.decode()
+    assert 'name="code"' in page and "Unified Event Analytics</a>" in page, "the code page, in the product's frame"
 
 
 def test_a_wrong_code_does_not_sign_in(client, totp):
