@@ -278,3 +278,16 @@ def test_the_dashboards_window_filters_narrow_the_visits(shop):
     assert figures.visits == expected["visits"] > 0
     assert (figures.page_views, figures.bounces) == (expected["pageViews"], expected["bounces"])
     assert [page.value for page in figures.entry_pages] == ["/pricing"]
+
+
+def test_web_stats_are_cached_until_the_app_gets_an_event(report, send, registered, other_app):
+    moment = datetime.now(UTC) - timedelta(minutes=5)
+    send(registered, [Sent("ann", "pageview", moment, "/", user_id="ann").body()])
+    first, second = report(registered, "web-stats"), report(registered, "web-stats")
+    assert (first["X-Cache"], second["X-Cache"], second.json()) == ("miss", "hit", first.json())
+    send(other_app, [Sent("bob", "pageview", moment, "/", user_id="bob").body()])
+    assert report(registered, "web-stats")["X-Cache"] == "hit"
+    send(registered, [Sent("bob", "pageview", moment, "/docs", user_id="bob").body()])
+    after = report(registered, "web-stats")
+    assert after["X-Cache"] == "miss"
+    assert (first.json()["visits"], after.json()["visits"]) == (1, 2)
