@@ -276,8 +276,8 @@ class ClickHouse(Dialect):
         # Each visit once as the total, and, with a page view, once under its entry and its exit page.
         per_visit = (
             "SELECT visitor, count() AS events, sum(is_view) AS views, max(ts) - min(ts) AS took, "  # noqa: S608 (identifiers)
-            "tupleElement(arraySort(groupArrayIf((ts, seq, path), is_view = 1))[1], 3) AS entry, "
-            "tupleElement(arrayReverseSort(groupArrayIf((ts, seq, path), is_view = 1))[1], 3) AS exit_page, "
+            "arraySort(groupArrayIf((ts, seq, path), is_view = 1)) AS pages, "
+            "tupleElement(pages[1], 3) AS entry, tupleElement(pages[-1], 3) AS exit_page, "
             "[('total', ''), ('entry', entry), ('exit', exit_page)] AS candidates, "
             "arrayFilter((candidate, viewed) -> viewed > 0 OR tupleElement(candidate, 1) = 'total', candidates, "
             f"replicate(views, candidates)) AS counted FROM ({events}) GROUP BY visitor, sid, visit"

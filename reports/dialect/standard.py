@@ -183,9 +183,13 @@ class StandardSQL(Dialect):
         gap_end, gap_params = self.plus_seconds("previous", gap_seconds)
         in_order = "ORDER BY ts, id"
         took = f"{self.epoch_microseconds('MAX(ts)')} - {self.epoch_microseconds('MIN(ts)')}"
+        # One window for both ends (one sort): each visit's page views, and its other events, in order.
+        by_kind = (
+            f"PARTITION BY person, sid, visit, is_view {in_order} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+        )
         # A session id keeps its events one visit however far apart: only those without one (sid '')
-        # are cut at the gaps. Page views are ranked among themselves (is_view in the partition) for
-        # each visit's first and last.
+        # are cut at the gaps.
         sql = (
             f"WITH ev AS (SELECT {self.person('e')} AS person, e.{c('session_id')} AS sid, e.{c('timestamp')} AS ts, "  # noqa: S608 (identifiers, placeholders)
             f"e.{c('id')} AS id, CASE WHEN e.{c('name')} = %s THEN 1 ELSE 0 END AS is_view, e.{c('path')} AS path "
@@ -195,13 +199,11 @@ class StandardSQL(Dialect):
             f"SUM(CASE WHEN previous IS NULL OR (sid = '' AND ts > {gap_end}) THEN 1 ELSE 0 END) "
             f"OVER (PARTITION BY person, sid {in_order} ROWS UNBOUNDED PRECEDING) AS visit FROM ordered), "
             "ranked AS (SELECT numbered.*, "
-            f"ROW_NUMBER() OVER (PARTITION BY person, sid, visit, is_view {in_order}) AS from_start, "
-            "ROW_NUMBER() OVER (PARTITION BY person, sid, visit, is_view ORDER BY ts DESC, id DESC) AS from_end "
+            f"FIRST_VALUE(path) OVER ({by_kind}) AS first_path, LAST_VALUE(path) OVER ({by_kind}) AS last_path "
             "FROM numbered), "
-            "visits AS (SELECT person, COUNT(*) AS events, SUM(is_view) AS views, "
-            f"{took} AS took, "
-            "MAX(CASE WHEN is_view = 1 AND from_start = 1 THEN path END) AS entry, "
-            "MAX(CASE WHEN is_view = 1 AND from_end = 1 THEN path END) AS exit_page "
+            f"visits AS (SELECT person, COUNT(*) AS events, SUM(is_view) AS views, {took} AS took, "
+            "MAX(CASE WHEN is_view = 1 THEN first_path END) AS entry, "
+            "MAX(CASE WHEN is_view = 1 THEN last_path END) AS exit_page "
             "FROM ranked GROUP BY person, sid, visit) "
         )
         figures = (
