@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "reports",
     "clickhouse_store",
     "live",
+    "console",
 ]
 
 MIDDLEWARE = [

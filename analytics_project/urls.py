@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("dashboard/", include("reports.dashboard_urls")),
+    path("", include("console.urls")),
     path("share/<str:token>/", sharing.shared_app_page, name="shared-app-page"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerGetView.as_view(url_name="schema"), name="swagger-ui"),

@@ -28,7 +28,12 @@ TOKEN_BYTES = 32
 
 
 class InvitationError(Exception):
-    """Why an invitation cannot be sent or accepted, in words for the person who tried."""
+    """Why an invitation cannot be sent or accepted, in words for the person who tried; ``reason``
+    (unknown, closed, wrong_account, member) lets a page answer with the matching status."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def invitation_create(
     email, role = _normalise(email), Role(role)
     with transaction.atomic():
         if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
-            raise InvitationError(f"{email} is already a member of {organisation}.")
+            raise InvitationError(f"{email} is already a member of {organisation}.", reason="member")
         now = timezone.now()
         for earlier in Invitation.objects.select_for_update().filter(
             organisation=organisation, email=email, **_open(now)
@@ -166,18 +171,19 @@ def invitation_accept(*, token: str, user, actor: Actor | None = None) -> Member
     invited one, and for someone already a member."""
     found = invitation_for_token(token)
     if found is None:
-        raise InvitationError("This invitation link is not valid. Check that it was copied whole.")
+        raise InvitationError("This invitation link is not valid. Check that it was copied whole.", reason="unknown")
     # Locked: the same link followed twice at once makes one membership, and the second sees it used.
     invitation = Invitation.objects.select_for_update().select_related("organisation").get(pk=found.pk)
     reason = refusal(invitation)
     if reason:
-        raise InvitationError(reason)
+        raise InvitationError(reason, reason="closed")
     if invitation.email not in verified_emails(user):
         raise InvitationError(
-            f"This invitation is for {invitation.email}. Sign in with that address (verified) to accept it."
+            f"This invitation is for {invitation.email}. Sign in with that address (verified) to accept it.",
+            reason="wrong_account",
         )
     if Membership.objects.filter(organisation=invitation.organisation, user=user).exists():
-        raise InvitationError(f"You are already a member of {invitation.organisation}.")
+        raise InvitationError(f"You are already a member of {invitation.organisation}.", reason="member")
     membership = membership_add(
         organisation=invitation.organisation, user=user, role=invitation.role, actor=actor or Actor(user=user)
     )
