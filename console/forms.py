@@ -9,11 +9,19 @@ from django.conf import settings
 
 from apikeys.keys import KeyKind
 from apikeys.serializers import MAX_GRACE_SECONDS
-from apikeys.validators import normalize_site_domain
+from apikeys.validators import normalize_site_domain, validate_domains
 from organisations.models import Role
 from organisations.permissions import ROLE_ORDER, role_change_operation
 
 TIMEZONES = sorted(zoneinfo.available_timezones())
+
+
+def _valid(validator, value) -> bool:
+    try:
+        validator(value)
+    except forms.ValidationError:
+        return False
+    return True
 
 
 class AppSettingsForm(forms.Form):
@@ -45,8 +53,15 @@ class AppSettingsForm(forms.Form):
         return cls(data, initial=initial)
 
     def clean_domains(self) -> list[str]:
-        # As the API does: host names are compared in lower case.
-        return [domain.lower() for domain in re.split(r"[\s,]+", self.cleaned_data["domains"]) if domain]
+        # As the API does: in lower case, and checked here, because the model field's own message for a bad
+        # host name is JSONField's "Value must be valid JSON." (Django swaps in a field's message by code).
+        domains = [domain.lower() for domain in re.split(r"[\s,]+", self.cleaned_data["domains"]) if domain]
+        bad = [domain for domain in domains if not _valid(validate_domains, [domain])]
+        if bad:
+            raise forms.ValidationError(
+                f"Not a host name: {', '.join(bad)}. Enter names such as example.com, *.example.com or localhost:3000."
+            )
+        return domains
 
     def clean_site_domain(self) -> str | None:
         return normalize_site_domain(self.cleaned_data["site_domain"]) or None
