@@ -1,6 +1,8 @@
 """An invitation from the page that sends it to the page that accepts it: the link works once, expires,
 and cannot be used by another account."""
 
+import json
+import logging
 import re
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ from django.shortcuts import resolve_url
 from django.test import Client
 from django.utils import timezone
 
+from analytics_project.logging import JsonFormatter
 from organisations.models import AuditAction, AuditEntry, Invitation, Membership, Role
 
 
@@ -139,3 +142,15 @@ def test_the_pending_list_shows_who_invited_and_until_when(link, admin, organisa
     assert invitation.expires_at.strftime("%Y-%m-%d %H:%M") in page
     assert invitation.invited_by == admin.user
     assert link.split("/")[2] not in page  # the token is in the email only
+
+
+def test_no_log_line_holds_the_links_token(link, member, caplog):
+    caplog.set_level(logging.DEBUG)
+    ada = member("ada", email="ada@example.com")
+    ada.client.get(link)
+    ada.client.post(link)
+    Client().get(link)
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert {json.loads(line).get("path") for line in lines} >= {"/invitations/…/"}
+    assert not any(link.split("/")[2] in line for line in lines)
