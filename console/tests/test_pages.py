@@ -174,3 +174,10 @@ def test_the_dashboard_header_links_to_the_organisation_pages(member):
     operator.user.is_superuser = operator.user.is_staff = True
     operator.user.save()
     assert 'href="/orgs/"' in operator.client.get("/dashboard/").content.decode()
+
+
+def test_a_member_who_is_not_staff_is_led_to_the_organisation_pages_not_the_admin(member, organisation):
+    page = member("viewer", organisation, Role.VIEWER).client.get("/orgs/").content.decode()
+    header = page.split("<header>")[1].split("</header>")[0]
+    assert 'href="/orgs/"' in header
+    assert "/admin/" not in header and "/dashboard/" not in header
