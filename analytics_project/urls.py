@@ -33,6 +33,7 @@ urlpatterns = [
     path("dashboard/", include("reports.dashboard_urls")),
     path("", include("console.urls")),
     path("share/<str:token>/", sharing.shared_app_page, name="shared-app-page"),
+    path("share/<str:token>/panels/<slug:name>", sharing.shared_app_panel, name="shared-app-panel"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerGetView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocGetView.as_view(url_name="schema"), name="redoc"),

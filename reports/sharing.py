@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -22,6 +24,7 @@ from analytics_project.client_ip import client_ip
 from apikeys.throttling import rate_limit_wait
 from reports.dashboard import app_page_context
 from reports.models import SharedLink
+from reports.panels import render_panel
 
 TOKEN_BYTES = 32
 
@@ -75,14 +78,23 @@ def _unlocked_key(link: SharedLink) -> str:
     return f"uea-shared-link-{link.pk}"
 
 
+def _working_link(token: str) -> SharedLink:
+    link = shared_link_for(token)
+    if link is None:
+        raise Http404("No such shared link.")
+    return link
+
+
+def _locked(request, link: SharedLink) -> bool:
+    return link.has_password and not request.session.get(_unlocked_key(link))
+
+
 @never_cache
 @csrf_protect
 def shared_app_page(request, token):
     """The app page for a shared link; its password form first when it has one."""
-    link = shared_link_for(token)
-    if link is None:
-        raise Http404("No such shared link.")
-    if link.has_password and not request.session.get(_unlocked_key(link)):
+    link = _working_link(token)
+    if _locked(request, link):
         error = None
         if request.method == "POST":
             rate = settings.SHARE_PASSWORD_RATE
@@ -96,5 +108,16 @@ def shared_app_page(request, token):
                 error, status = "That is not the password.", 403
             return render(request, "dashboard/share_password.html", {"link": link, "error": error}, status=status)
         return render(request, "dashboard/share_password.html", {"link": link, "error": None})
-    context = app_page_context(request, link.app)
+    context = app_page_context(
+        request, link.app, panel_url=lambda name: reverse("shared-app-panel", args=[token, name]), shared=True
+    )
     return render(request, "dashboard/app_detail.html", {**context, "shared": True})
+
+
+@never_cache
+def shared_app_panel(request, token, name):
+    """One panel of a shared page, for a browser that has opened the page (and given its password)."""
+    link = _working_link(token)
+    if _locked(request, link):
+        raise PermissionDenied("This shared link asks for its password first.")
+    return render_panel(request, link.app, name, shared=True)

@@ -20,7 +20,8 @@ Fragment = tuple[str, list]
 class RetentionQuery:
     """What a retention statement counts (reports.queries.retention has the rules): users whose
     first-ever ``cohort_event`` falls in [cohorts_from, cohorts_until), by local ``period`` of ``tz``,
-    and their ``return_event``s before returns_until. None as an event means any event."""
+    and their ``return_event``s before returns_until. None as an event means any event. ``only``
+    (`` AND ...`` on alias ``e``, and its parameters) keeps the events both kinds are found among."""
 
     app_id: object
     cohort_event: str | None
@@ -30,6 +31,7 @@ class RetentionQuery:
     cohorts_from: datetime
     cohorts_until: datetime
     returns_until: datetime
+    only: Fragment = ("", ())
 
 
 class Dialect:

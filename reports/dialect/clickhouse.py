@@ -240,11 +240,12 @@ class ClickHouse(Dialect):
         per_user = (
             f"SELECT minIf({ts}, {cohort_is}) AS first_at, {cohort_bucket} AS cohort, "  # noqa: S608 (identifiers, placeholders)
             f"groupUniqArrayIf({return_bucket}, {return_is} AND {ts} >= %s AND {ts} < %s) AS buckets "
-            f"FROM {self.with_persons()} WHERE e.{c('app')} = %s{names} GROUP BY {self.person()} "
+            f"FROM {self.with_persons()} WHERE e.{c('app')} = %s{names}{query.only[0]} GROUP BY {self.person()} "
             f"HAVING countIf({cohort_is}) > 0 AND first_at >= %s AND first_at < %s"
         )
         params = [*cohort_params, *cohort_bucket_params, *return_bucket_params, *return_params]
         params += [returns_from, self.timestamp(query.returns_until), self.app(query.app_id), *names_params]
+        params += query.only[1]
         params += [*cohort_params, returns_from, cohorts_end]
         # toDate(0) stands for the cohort itself, as a null would in a typed array.
         sql = (

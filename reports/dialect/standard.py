@@ -135,8 +135,9 @@ class StandardSQL(Dialect):
     def retention_rows(self, query: RetentionQuery) -> list[tuple]:
         c = self.column
         app, name, ts = c("app"), c("name"), c("timestamp")
-        cohort_name = f" AND e.{name} = %s" if query.cohort_event is not None else ""
-        return_name = f" AND e.{name} = %s" if query.return_event is not None else ""
+        only, only_params = query.only
+        cohort_name = (f" AND e.{name} = %s" if query.cohort_event is not None else "") + only
+        return_name = (f" AND e.{name} = %s" if query.return_event is not None else "") + only
         cohort_bucket, cohort_bucket_params = self.local_bucket(query.period, "first_at", query.tz)
         return_bucket, return_bucket_params = self.local_bucket(query.period, f"e.{ts}", query.tz)
         # A first-ever event can't be found in a date range: firsts scans the user's whole history.
@@ -153,12 +154,13 @@ class StandardSQL(Dialect):
                 f"returns AS (SELECT DISTINCT c.cohort, c.person, {return_bucket} AS bucket FROM cohorts c "  # noqa: S608 (identifiers, placeholders)
                 f"JOIN ({self.ids_of_persons('cohorts')}) ids ON ids.person = c.person "
                 f"CROSS JOIN {self.table} e{self.per_user_index()} "
-                f"WHERE e.{c('distinct_id')} = ids.distinct_id AND e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s) "
+                f"WHERE e.{c('distinct_id')} = ids.distinct_id AND e.{app} = %s "
+                f"AND e.{ts} >= %s AND e.{ts} < %s{only}) "
                 "SELECT cohort, bucket, COUNT(*) FROM returns WHERE bucket >= cohort GROUP BY cohort, bucket "
             )
         else:
             # A named event: its rows come from the (app, name, timestamp) index.
-            returned = f"e.{app} = %s{return_name} AND e.{ts} >= %s AND e.{ts} < %s"
+            returned = f"e.{app} = %s AND e.{ts} >= %s AND e.{ts} < %s{return_name}"
             returns = (
                 f"returns AS (SELECT DISTINCT {self.person('i')} AS person, i.bucket FROM "  # noqa: S608 (identifiers, placeholders)
                 + self.join_persons(self.per_id(f"{return_bucket} AS bucket", returned, "bucket"), "i")
@@ -168,13 +170,13 @@ class StandardSQL(Dialect):
             )
         sql = firsts + returns + "UNION ALL SELECT cohort, NULL, COUNT(*) FROM cohorts GROUP BY cohort"  # noqa: S608
         app_id = self.app(query.app_id)
-        params = [app_id, *([query.cohort_event] if query.cohort_event is not None else [])]
+        params = [app_id, *([query.cohort_event] if query.cohort_event is not None else []), *only_params]
         params += [self.timestamp(query.cohorts_from), self.timestamp(query.cohorts_until)]
         params += [*cohort_bucket_params, *return_bucket_params]
         if query.return_event is None:
             params.append(app_id)  # ids_of_persons
-        params += [app_id, *([query.return_event] if query.return_event is not None else [])]
-        params += [self.timestamp(query.cohorts_from), self.timestamp(query.returns_until)]
+        params += [app_id, self.timestamp(query.cohorts_from), self.timestamp(query.returns_until)]
+        params += [*([query.return_event] if query.return_event is not None else []), *only_params]
         return self.fetch(sql, params)
 
     def journey_rows(

@@ -42,7 +42,14 @@ def in_span(
 
 def in_window(dialect: Dialect, app_id, window: Window, event: str | None = None, **options) -> Fragment:
     sql, params = in_span(dialect, app_id, window.start, window.end, event, **options)
-    for name, value in window.filters:
+    filtered, filter_params = filter_conditions(dialect, window.filters)
+    return sql + filtered, [*params, *filter_params]
+
+
+def filter_conditions(dialect: Dialect, filters) -> Fragment:
+    """`` AND ...`` on alias ``e`` for a window's filters (property, value; None: the unknown value)."""
+    sql, params = "", []
+    for name, value in filters:
         if name not in PROPERTIES:  # metadata and person properties would need joins some statements lack
             raise ValueError(f"a window filters on event columns only, not {name!r}")
         column = f"e.{dialect.column(PROPERTIES[name])}"
@@ -50,7 +57,7 @@ def in_window(dialect: Dialect, app_id, window: Window, event: str | None = None
             sql += f" AND {column} = ''"
         else:
             sql += f" AND {column} = %s"
-            params = [*params, value]
+            params.append(value)
     return sql, params
 
 

@@ -17,7 +17,7 @@ from reports.calendar import (
 from reports.dialect import current
 from reports.dialect.base import RetentionQuery
 from reports.params import Window
-from reports.queries.base import ratio
+from reports.queries.base import filter_conditions, ratio
 
 MAX_PERIODS = 52
 
@@ -60,7 +60,8 @@ def retention(
     the first is the whole period containing the window's start, as in PostHog, so a range beginning
     mid-week or mid-month keeps its first cohort rather than dropping it. Period k counts the cohort's
     users with a ``return_event`` in period cohort + k; periods that have not started at ``now`` are
-    left out rather than reported as 0. None as an event means any event.
+    left out rather than reported as 0. None as an event means any event. The window's filters keep
+    the events both are found among: a first event elsewhere does not make a cohort, nor a return.
     """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
@@ -91,6 +92,7 @@ def retention(
             cohorts_from=local_midnight(cohort_days[0], zone),
             cohorts_until=local_midnight(shift(cohort_days[-1], period, 1), zone),
             returns_until=local_midnight(shift(last_return_period, period, 1), zone),
+            only=filter_conditions(current(app_id), window.filters),
         )
     )
 

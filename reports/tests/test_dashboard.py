@@ -6,7 +6,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from events.services import RequestFacts, events_ingest
+from reports.panels import PANELS
 from reports.tests.conftest import may_read_events
+from reports.tests.pages import whole_page
 
 
 def ingest(registered, events):
@@ -25,7 +27,11 @@ def staff(db, registered):
 
 def test_a_visitor_who_is_not_staff_is_sent_to_log_in(client, db, registered):
     client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
-    for path in ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/"]:
+    for path in [
+        "/dashboard/",
+        f"/dashboard/apps/{registered.app.pk}/",
+        f"/dashboard/apps/{registered.app.pk}/panels/totals",
+    ]:
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
@@ -35,13 +41,14 @@ def test_staff_who_may_not_view_events_get_a_403_on_every_page(client, db, regis
     user = User.objects.create_user("key-clerk", password="pw-for-tests-only", is_staff=True)
     registered.app.operators.add(user)
     client.force_login(user)
-    paths = ["/dashboard/", f"/dashboard/apps/{registered.app.pk}/", f"/dashboard/apps/{registered.app.pk}/live"]
+    app_page = f"/dashboard/apps/{registered.app.pk}/"
+    paths = ["/dashboard/", app_page, f"{app_page}live", f"{app_page}panels/totals"]
     for path in paths:
         response = client.get(path)
         assert response.status_code == 403, path
         assert "events.view_event" in response.content.decode()
     may_read_events(user)
-    assert [client.get(path).status_code for path in paths] == [200, 200, 200]
+    assert [client.get(path).status_code for path in paths] == [200, 200, 200, 200]
 
 
 def test_the_app_list_shows_24_hour_and_7_day_counts_of_granted_apps_only(client, staff, registered, other_app):
@@ -58,7 +65,26 @@ def test_the_app_list_shows_24_hour_and_7_day_counts_of_granted_apps_only(client
 
 def test_an_app_that_is_not_granted_is_404(client, staff, other_app):
     client.force_login(staff)
-    assert client.get(f"/dashboard/apps/{other_app.app.pk}/").status_code == 404
+    for path in ["", "panels/totals", "panels/pages", "live", "export.csv"]:
+        assert client.get(f"/dashboard/apps/{other_app.app.pk}/{path}").status_code == 404, path
+
+
+def test_the_page_arrives_without_figures_and_each_panel_brings_its_own(client, staff, registered):
+    ingest(registered, [{"event": "pageview", "url": "https://example.com/pricing"}])
+    client.force_login(staff)
+    shell = client.get(f"/dashboard/apps/{registered.app.pk}/?range=7d&f=path:/pricing").content.decode()
+    assert 'data-testid="total-events"' not in shell
+    assert '<input type="hidden" name="f" value="path:/pricing">' in shell  # the date form keeps the filter
+    sources = re.findall(r'data-panel-src="([^"]+)"', shell)
+    assert len(sources) == len(PANELS) and all("?range=7d&amp;f=path%3A%2Fpricing" in src for src in sources)
+    totals = client.get(f"/dashboard/apps/{registered.app.pk}/panels/totals?range=7d&f=path:/pricing")
+    assert re.search(r'data-testid="total-events">1<', totals.content.decode())
+    assert "<html" not in totals.content.decode()  # a fragment, not a page
+    assert client.get(f"/dashboard/apps/{registered.app.pk}/panels/no-such-panel").status_code == 404
+    assert "?range=7d&amp;f=path%3A%2Fpricing&amp;inline=1" in shell  # the <noscript> way to the figures
+    whole = client.get(f"/dashboard/apps/{registered.app.pk}/?range=7d&f=path:/pricing&inline=1").content.decode()
+    assert "data-panel-src=" not in whole and re.search(r'data-testid="total-events">1<', whole)
+    assert whole.count('data-loaded="true"') == len(PANELS)
 
 
 def test_the_app_page_shows_the_same_figures_as_the_report_api(client, staff, registered, secret_client):
@@ -74,7 +100,7 @@ def test_the_app_page_shows_the_same_figures_as_the_report_api(client, staff, re
     ]
     ingest(registered, events)
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/")
     api = secret_client.get("/api/analytics/event-summary").json()
     assert re.search(rf'data-testid="total-events">{api["count"]}<', page)
     assert re.search(rf'data-testid="unique-users">{api["uniqueUsers"]}<', page)
@@ -103,7 +129,7 @@ def test_the_funnel_builder_and_retention_table_show_the_selectors_figures(clien
         ],
     )
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/?funnel=view,buy&funnelDays=1").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/?funnel=view,buy&funnelDays=1")
     funnel = page[page.index('data-testid="funnel"') :]
     bar = r'<td class="bar-cell"><div class="bar" data-testid="funnel-bar" style="width:(\d+)%"></div>(.*?)</td>'
     assert re.search(rf'<td>view</td>{bar}<td class="n">2</td>', funnel).groups() == ("100", "")
@@ -116,14 +142,14 @@ def test_the_funnel_builder_and_retention_table_show_the_selectors_figures(clien
 
 def test_a_one_step_funnel_shows_a_hint_instead_of_figures(client, staff, registered):
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/?funnel=view").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/?funnel=view")
     assert "2 to 10 steps" in page and 'data-testid="funnel"' not in page
 
 
 def test_the_app_page_counts_recent_users_and_links_the_live_view(client, staff, registered):
     ingest(registered, [{"event": "tick", "userId": user} for user in ("a", "b", "a")])
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/")
     assert re.search(r'data-testid="live-users">2<', page)
     assert f'href="/dashboard/apps/{registered.app.pk}/live"' in page
 
@@ -144,7 +170,7 @@ def test_a_cohort_with_no_users_shows_a_dash_not_zero_percent(client, staff, reg
     ingest(registered, [{"event": "view", "userId": "a", "timestamp": (now - timedelta(days=3)).isoformat()}])
     client.force_login(staff)
     start = (now - timedelta(days=5)).date().isoformat()
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/?period=day&startDate={start}").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/?period=day&startDate={start}")
     table = page[page.index('data-testid="retention"') :]
     rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td><td class=\"n\">(\d+)</td>(.*?)</tr>", table, re.S)
     sizes = {day: int(size) for day, size, _ in rows}
@@ -158,6 +184,6 @@ def test_a_cohort_with_no_users_shows_a_dash_not_zero_percent(client, staff, reg
 
 def test_the_chart_labels_its_first_and_last_day(client, staff, registered):
     client.force_login(staff)
-    page = client.get(f"/dashboard/apps/{registered.app.pk}/?startDate=2026-01-01&endDate=2026-01-31").content.decode()
+    page = whole_page(client, f"/dashboard/apps/{registered.app.pk}/?startDate=2026-01-01&endDate=2026-01-31")
     assert re.search(r'data-testid="x-first"[^>]*>2026-01-01<', page)
     assert re.search(r'data-testid="x-last"[^>]*>2026-01-31<', page)

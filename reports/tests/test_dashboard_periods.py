@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from reports.periods import PRESETS
 from reports.tests.conftest import may_read_events
+from reports.tests.pages import whole_page
 from reports.tests.test_dashboard import ingest
 
 
@@ -22,7 +23,7 @@ def analytics_store():
 def page_of(client, db, registered):
     client.force_login(may_read_events(User.objects.create_user("analyst", password="pw-for-tests", is_staff=True)))
     registered.app.operators.add(User.objects.get(username="analyst"))
-    return lambda query="": client.get(f"/dashboard/apps/{registered.app.pk}/?{query}").content.decode()
+    return lambda query="": whole_page(client, f"/dashboard/apps/{registered.app.pk}/?{query}")
 
 
 def figure(page: str, testid: str) -> str:

@@ -1,15 +1,18 @@
 """Reports read through a filtered window (the dashboard's click-to-filter): every report that reads
-the window counts only the events whose columns hold the filtered values, on every store."""
+the window counts only the events whose columns hold the filtered values, on every store; retention
+finds its first and returning events among them."""
 
 import dataclasses
 import random
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from events.models import Event
 from reports.params import Window
-from reports.queries import rankings, series, summary
+from reports.queries import rankings, retention, series, summary
 from reports.tests.behaviour_data import insert, make_app, row
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
@@ -79,3 +82,43 @@ def test_the_filters_are_part_of_the_cache_key():
     plain, filtered = window(), window(("path", "/"))
     assert plain.key() != filtered.key() and "filters" not in plain.key()
     assert dataclasses.replace(filtered, filters=()) == plain
+
+
+@pytest.mark.parametrize("cohort_event, return_event", [(None, None), ("signup", "pageview")])
+@pytest.mark.parametrize("filters", [(("country", "DE"),), (("path", "/pricing"), ("referrer", None))])
+def test_retention_finds_first_and_returning_events_among_the_filtered_ones_only(
+    events, filters, cohort_event, return_event
+):
+    app, _ = events
+    column = {"path": "path", "country": "country", "referrer": "referrer_host"}
+    kept = [
+        e
+        for e in Event.objects.filter(app=app)
+        if all(getattr(e, column[name]) == (value or "") for name, value in filters)
+    ]
+    firsts, returns = {}, defaultdict(set)
+    for e in kept:
+        if cohort_event in (None, e.name):
+            firsts[e.distinct_id] = min(firsts.get(e.distinct_id, e.timestamp), e.timestamp)
+        if return_event in (None, e.name):
+            returns[e.distinct_id].add(e.timestamp.date())
+    cohorts = defaultdict(list)
+    for user, first in firsts.items():
+        if START <= first < END:
+            cohorts[first.date()].append(user)
+
+    got = retention.retention(
+        app_id=app.pk,
+        window=window(*filters),
+        cohort_event=cohort_event,
+        return_event=return_event,
+        period="day",
+        periods=8,
+        now=END + timedelta(days=30),
+    )
+    for cohort in got.cohorts:
+        users = cohorts.get(cohort.start, [])
+        assert cohort.size == len(users), cohort.start
+        expected = [sum(cohort.start + timedelta(days=k) in returns[user] for user in users) for k in range(9)]
+        assert [period.users for period in cohort.periods] == expected, cohort.start
+    assert sum(cohort.size for cohort in got.cohorts) == sum(map(len, cohorts.values())) > 0

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from reports.models import SharedLink
 from reports.sharing import shared_link_create, shared_link_revoke
+from reports.tests.pages import whole_page
 from reports.tests.test_dashboard import ingest
 
 
@@ -34,12 +35,12 @@ def figure(page: str, testid: str) -> str:
 
 def test_a_shared_link_opens_the_apps_page_without_login_and_nothing_else(client, seeded):
     made = shared_link_create(app=seeded.app, label="investors")
-    page = client.get(made.path).content.decode()
+    page = whole_page(client, made.path)
     assert figure(page, "total-events") == "3" and "/pricing" in page and "/secret" not in page
     assert "a shared, read-only dashboard" in page
     assert 'data-testid="export"' not in page and "/live" not in page and "/admin/" not in page
     # Its presets and filters stay on the shared page.
-    assert figure(client.get(made.path + "?range=7d&f=path:/pricing").content.decode(), "total-events") == "3"
+    assert figure(whole_page(client, made.path + "?range=7d&f=path:/pricing"), "total-events") == "3"
     assert client.get(f"/dashboard/apps/{seeded.app.pk}/").status_code == 302  # the dashboard still needs a login
 
 
@@ -49,6 +50,7 @@ def test_only_the_tokens_digest_is_stored_and_a_revoked_or_unknown_link_is_404(c
     assert made.token not in stored.token_digest and len(made.token) >= 43
     shared_link_revoke(link=stored)
     assert client.get(made.path).status_code == 404
+    assert client.get(made.path + "panels/totals").status_code == 404
     assert client.get("/share/not-a-token/").status_code == 404
 
 
@@ -56,6 +58,7 @@ def test_a_password_is_asked_once_per_session_and_wrong_ones_are_refused(client,
     made = shared_link_create(app=seeded.app, password="open sesame")
     assert SharedLink.objects.get().password_hash.startswith(("pbkdf2", "argon2", "bcrypt", "scrypt"))
     form = client.get(made.path)
+    assert client.get(made.path + "panels/totals").status_code == 403  # nor its panels, before the password
     assert (
         'data-testid="share-password"' in form.content.decode()
         and 'data-testid="total-events"' not in form.content.decode()
@@ -64,7 +67,7 @@ def test_a_password_is_asked_once_per_session_and_wrong_ones_are_refused(client,
     assert wrong.status_code == 403 and "not the password" in wrong.content.decode()
     right = client.post(made.path + "?range=7d", {"password": "open sesame"})
     assert (right.status_code, right["Location"]) == (302, made.path + "?range=7d")
-    assert figure(client.get(made.path).content.decode(), "total-events") == "3"
+    assert figure(whole_page(client, made.path), "total-events") == "3"
 
 
 def test_password_guesses_are_limited_per_client(client, seeded, settings):
@@ -81,7 +84,7 @@ def test_the_admin_makes_a_link_shown_once_and_revokes_it(client, seeded):
         "/admin/reports/sharedlink/add/", {"app": seeded.app.pk, "label": "board", "password": ""}, follow=True
     )
     link = re.search(r"shown this once: http://testserver(/share/[^/]+/)", response.content.decode()).group(1)
-    assert figure(client.get(link).content.decode(), "total-events") == "3"
+    assert figure(whole_page(client, link), "total-events") == "3"
     shared = SharedLink.objects.get()
     client.post("/admin/reports/sharedlink/", {"action": "revoke", "_selected_action": [shared.pk]})
     assert client.get(link).status_code == 404
