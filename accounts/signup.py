@@ -4,6 +4,7 @@ Plausible's community edition) or closed."""
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from organisations.invitations import pending_invitation_exists
 from organisations.models import Organisation
 
 
@@ -26,8 +27,9 @@ def signup_allowed(email: str) -> bool:
 
 
 def invited(email: str) -> bool:
-    """Whether an organisation waits for ``email``: as the pending owner the register endpoint named.
-
-    Invitations (issue 15's invitations work) add their pending, unexpired invitations here: this one
-    function is what invite-only sign-up asks."""
-    return Organisation.objects.filter(pending_owner_email=email.strip().lower()).exists()
+    """Whether an organisation waits for ``email``: as the pending owner the register endpoint named, or by
+    an open invitation. Signing up grants neither: the pending owner claims on verifying the address, the
+    invitee joins by following the invitation's link."""
+    return Organisation.objects.filter(pending_owner_email=email.strip().lower()).exists() or pending_invitation_exists(
+        email
+    )

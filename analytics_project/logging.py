@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 # prefix (apikeys.keys.mask's `sk_AbCd1234…`, and a personal key's `uk_AbCd1234…`): analytics.js and
 # RudderStack JS put keys in URLs, and Django's own error lines carry the URL.
 _KEY = re.compile(r"\b([spu]k_[A-Za-z0-9]{8})[A-Za-z0-9]+")
+# A link's token is the whole credential (an invitation's, a shared dashboard's): none of it is logged.
+# Only at a path's start (or after a URL's host): /orgs/<slug>/invitations/<id>/ names no secret.
+_LINK_TOKEN = re.compile(r"""(^|[\s"'=]|//[^/\s"']+)(/(?:invitations|share)/)[A-Za-z0-9_-]+""")
 
 
 def mask_keys(text: str) -> str:
-    return _KEY.sub("\\1…", text)
+    return _LINK_TOKEN.sub("\\1\\2…", _KEY.sub("\\1…", text))
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.

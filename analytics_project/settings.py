@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "reports",
     "clickhouse_store",
     "live",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,8 @@ API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60 if REDIS_URL else 0)
 # Open on a development server, closed on a public install unless asked for: anyone who can reach
 # POST /api/auth/register could otherwise create apps and keys on it.
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", DEBUG)
+# How long an invitation's link works (organisations.invitations).
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
 INGEST_RATE = env_rate("INGEST_RATE", "6000/m")
 REPORT_RATE = env_rate("REPORT_RATE", "600/m")
 REGISTRATION_RATE = env_rate("REGISTRATION_RATE", "20/h")

@@ -32,6 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
+    path("", include("console.urls")),
     path("share/<str:token>/", sharing.shared_app_page, name="shared-app-page"),
     path("share/<str:token>/panels/<slug:name>", sharing.shared_app_panel, name="shared-app-panel"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -3,9 +3,9 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from organisations import services
+from organisations import invitations, services
 from organisations.audit import Actor
-from organisations.models import AuditEntry, Membership, Organisation
+from organisations.models import AuditEntry, Invitation, Membership, Organisation
 
 
 class MembershipForm(forms.ModelForm):
@@ -100,6 +100,36 @@ class OrganisationAdmin(OrganisationScopedAdmin):
             except services.MembershipError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         return None
+
+
+@admin.register(Invitation)
+class InvitationAdmin(OrganisationScopedAdmin):
+    """Read-only, with a revoke action: invitations are sent from the organisation's page, whose link (its
+    token) exists only in the email."""
+
+    organisation_path = "organisation"
+    list_display = ["email", "organisation", "role", "status", "invited_by", "created_at", "expires_at"]
+    list_filter = ["role"]
+    list_select_related = ["organisation", "invited_by"]
+    search_fields = ["email", "organisation__name"]
+    exclude = ["token_digest"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke (the link stops working at once)")
+    def revoke(self, request, queryset):
+        actor = Actor.from_request(request)
+        for invitation in queryset:
+            invitations.invitation_revoke(invitation=invitation, actor=actor)
+        self.message_user(request, f"Revoked {queryset.count()} invitation(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEntry)

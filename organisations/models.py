@@ -51,6 +51,48 @@ class Membership(models.Model):
         return f"{self.user} in {self.organisation} ({self.role})"
 
 
+class Invitation(models.Model):
+    """An address asked to join an organisation with a role (organisations.invitations). The link's token
+    is shown once, in the email; only its SHA-256 digest is kept, so a database dump opens no invitation.
+    It works once, until ``expires_at``, for the person whose verified address it names."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"], name="invitation_by_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organisation} ({self.role})"
+
+    def status_at(self, now) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+
 class AuditAction(models.TextChoices):
     APP_CREATED = "app.created"
     APP_UPDATED = "app.updated"
@@ -62,6 +104,8 @@ class AuditAction(models.TextChoices):
     MEMBER_ADDED = "member.added"
     MEMBER_REMOVED = "member.removed"
     MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_INVITED = "member.invited"
+    INVITATION_REVOKED = "invitation.revoked"
 
 
 class AuditEntry(models.Model):

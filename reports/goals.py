@@ -13,8 +13,7 @@ from reports.models import Goal
 from reports.params import Window
 from reports.queries import summary
 from reports.queries.base import ratio
-
-PAGEVIEW = "pageview"  # the page-view name every tracker and protocol stores
+from reports.queries.visits import PAGEVIEW
 
 
 @dataclass(frozen=True)

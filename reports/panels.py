@@ -22,7 +22,7 @@ from reports.charts import line_chart
 from reports.models import Goal
 from reports.params import Window, WindowError, report_window
 from reports.periods import DEFAULT_PRESET, PRESETS, change, chart_interval, preset_days, previous_days
-from reports.queries import funnels, live, rankings, retention, series, summary
+from reports.queries import funnels, live, rankings, retention, series, summary, visits
 
 BREAKDOWNS = [
     ("device", "Devices"),
@@ -153,8 +153,19 @@ def chart(page: PageRequest) -> dict:
     }
 
 
+def visit_panel(page: PageRequest) -> dict:
+    stats = visits.web_stats(app_id=page.app.pk, window=page.window, limit=10)
+    return {
+        "stats": stats,
+        "pages": [
+            ("Entry pages", page.clickable("path", stats.entry_pages), False),
+            ("Exit pages", page.clickable("path", stats.exit_pages), True),
+        ],
+    }
+
+
 def top_pages(page: PageRequest) -> dict:
-    rows = rankings.top_pages(app_id=page.app.pk, window=page.window, event=goals.PAGEVIEW, limit=10)
+    rows = rankings.top_pages(app_id=page.app.pk, window=page.window, event=visits.PAGEVIEW, limit=10)
     return {"title": "Top pages", "heading": "Page", "counted": "Views", "rows": page.clickable("path", rows)}
 
 
@@ -233,6 +244,7 @@ PANELS = {
     for panel in [
         Panel("totals", "dashboard/panels/totals.html", totals, wide=True),
         Panel("chart", "dashboard/panels/chart.html", chart, wide=True),
+        Panel("visits", "dashboard/panels/visits.html", visit_panel, wide=True),
         Panel("pages", "dashboard/panels/ranked.html", top_pages),
         Panel("referrers", "dashboard/panels/ranked.html", top_referrers),
         *(Panel(by, "dashboard/panels/ranked.html", _breakdown(by, title)) for by, title in BREAKDOWNS),

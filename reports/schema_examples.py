@@ -50,6 +50,17 @@ BREAKDOWN = {
         {"value": None, "count": 12, "uniqueUsers": 9},
     ],
 }
+WEB_STATS = {
+    "visits": 940,
+    "visitors": 612,
+    "pageViews": 2350,
+    "viewsPerVisit": 2.5,
+    "bounces": 376,
+    "bounceRate": 0.4,
+    "visitDurationSeconds": 131.5,
+    "entryPages": [{"value": "/", "visits": 520, "visitors": 401}],
+    "exitPages": [{"value": "/pricing", "visits": 210, "visitors": 188, "exitRate": 0.5}],
+}
 ACTIVE_USERS = {
     "dau": 41,
     "wau": 190,

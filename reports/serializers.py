@@ -118,6 +118,17 @@ class LimitedQuery(ReportQuery):
     )
 
 
+class WebStatsQuery(LimitedQuery):
+    event = None  # every event makes the visits; page views are `pageview` events
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        help_text=f"How many entry and exit pages, 1 to {MAX_LIMIT} each.",
+    )
+
+
 class TimeseriesQuery(ReportQuery):
     interval = serializers.ChoiceField(
         choices=INTERVALS,
@@ -262,6 +273,31 @@ class TimeseriesOutput(serializers.Serializer):
 class BreakdownOutput(serializers.Serializer):
     by = serializers.CharField()
     values = ValueUsersOutput(many=True)
+
+
+class EntryPageOutput(serializers.Serializer):
+    value = serializers.CharField(allow_null=True, help_text="The URL path; null: page views without one.")
+    visits = serializers.IntegerField(help_text="Visits whose first page view was of this page.")
+    visitors = serializers.IntegerField(help_text="Distinct persons among those visits.")
+
+
+class ExitPageOutput(EntryPageOutput):
+    visits = serializers.IntegerField(help_text="Visits whose last page view was of this page.")
+    exitRate = serializers.FloatField(source="exit_rate", help_text="Those visits over the page's views, 0 to 1.")
+
+
+class WebStatsOutput(serializers.Serializer):
+    visits = serializers.IntegerField(help_text="Sessions: by session id, else cut after 30 minutes idle.")
+    visitors = serializers.IntegerField(help_text="Distinct persons.")
+    pageViews = serializers.IntegerField(source="page_views", help_text="`pageview` events.")
+    viewsPerVisit = serializers.FloatField(source="views_per_visit")
+    bounces = serializers.IntegerField(help_text="Visits of one page view and no other event.")
+    bounceRate = serializers.FloatField(source="bounce_rate", help_text="Bounces over visits, 0 to 1.")
+    visitDurationSeconds = serializers.FloatField(
+        source="visit_duration_seconds", help_text="Mean, from a visit's first event to its last (0 for one event)."
+    )
+    entryPages = EntryPageOutput(source="entry_pages", many=True)
+    exitPages = ExitPageOutput(source="exit_pages", many=True)
 
 
 class DailyActiveOutput(serializers.Serializer):

@@ -10,6 +10,7 @@ router.register("api/analytics/timeseries", views.TimeseriesViewSet, basename="t
 router.register("api/analytics/top-pages", views.TopPagesViewSet, basename="top-pages")
 router.register("api/analytics/top-referrers", views.TopReferrersViewSet, basename="top-referrers")
 router.register("api/analytics/breakdown", views.BreakdownViewSet, basename="breakdown")
+router.register("api/analytics/web-stats", views.WebStatsViewSet, basename="web-stats")
 router.register("api/analytics/active-users", views.ActiveUsersViewSet, basename="active-users")
 router.register("api/analytics/export", views.ExportViewSet, basename="export")
 router.register("api/analytics/funnels", views.FunnelViewSet, basename="funnels")

@@ -20,7 +20,7 @@ from apikeys.models import App
 from reports import schema_examples as examples
 from reports.access import ROLE_REQUIRED, IsSecretKeyOrStaff, ReportKeyRateThrottle, report_app
 from reports.cache import cached_report
-from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
+from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary, visits
 from reports.serializers import (
     EXPORT_FORMATS,
     USER_ID_HELP,
@@ -45,6 +45,8 @@ from reports.serializers import (
     UserStatsOutput,
     UserStatsQuery,
     ValueUsersOutput,
+    WebStatsOutput,
+    WebStatsQuery,
 )
 
 LIVE_CACHE_SECONDS = 5
@@ -269,6 +271,25 @@ class ActiveUsersViewSet(QueryReportViewSet):
 
     def report(self, app, query):
         return active_users.active_users(app_id=app.id, window=query["window"], event=query.get("event"))
+
+
+@_documented(
+    "Web statistics",
+    "Visits, visitors, page views (`pageview` events), views per visit, bounce rate, mean visit duration, and "
+    "the top entry and exit pages. A visit is one person's events with the same session id (the tracker's, "
+    "an SDK's `sessionId`); events without one make a visit until more than 30 minutes pass without one. A "
+    "bounce is a visit of one page view and no other event; a visit's duration runs from its first event to "
+    "its last. Entry and exit pages are a visit's first and last page view's path; an exit page's exit rate "
+    "is its exits over its page views. Only the range's events count." + _COMMON_NOTE + _CACHE_NOTE,
+    examples.WEB_STATS,
+)
+class WebStatsViewSet(QueryReportViewSet):
+    endpoint = "web-stats"
+    query_serializer = WebStatsQuery
+    output_serializer = WebStatsOutput
+
+    def report(self, app, query):
+        return visits.web_stats(app_id=app.id, window=query["window"], limit=query["limit"])
 
 
 _EXPORT_RESPONSE = (

@@ -60,6 +60,7 @@ NOT_CHECKED = {
             "top-referrers",
             "user-stats",
             "users/{userId}/journey",
+            "web-stats",
         ]
     },
     "POST /api/analytics/collect": {positive_data_acceptance: SEMANTIC, negative_data_rejection: LENIENT},

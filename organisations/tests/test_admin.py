@@ -1,8 +1,8 @@
 from django.contrib.auth.models import Permission
 
 from apikeys import services as app_services
-from organisations import services
-from organisations.models import AuditAction, AuditEntry, Membership, Organisation, Role
+from organisations import invitations, services
+from organisations.models import AuditAction, AuditEntry, Invitation, Membership, Organisation, Role
 
 CHANGE = "/admin/organisations/organisation/{}/change/"
 
@@ -107,3 +107,18 @@ def _view_permissions():
     return Permission.objects.filter(
         content_type__app_label="organisations", codename__in=["view_organisation", "view_auditentry"]
     )
+
+
+def test_invitations_are_listed_read_only_and_revoked_through_the_service(admin_client, registered):
+    sent = invitations.invitation_create(
+        organisation=registered.app.organisation, email="ada@example.com", role=Role.VIEWER, link_for=str
+    )
+    listing = admin_client.get("/admin/organisations/invitation/").content.decode()
+    assert "ada@example.com" in listing and sent.invitation.token_digest not in listing
+    page = admin_client.get(f"/admin/organisations/invitation/{sent.invitation.pk}/change/").content.decode()
+    assert sent.invitation.token_digest not in page and 'name="_save"' not in page
+    admin_client.post(
+        "/admin/organisations/invitation/", {"action": "revoke", "_selected_action": [str(sent.invitation.pk)]}
+    )
+    assert Invitation.objects.get().status == "revoked"
+    assert AuditEntry.objects.filter(action=AuditAction.INVITATION_REVOKED).count() == 1

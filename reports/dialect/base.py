@@ -188,6 +188,16 @@ class Dialect:
         """(cohort start, return period start or None for the cohort's size, users)."""
         raise NotImplementedError
 
+    def visit_rows(self, where: Fragment, *, pageview: str, gap_seconds: int, limit: int) -> list[tuple]:
+        """The visits of the events ``where`` picks (alias ``e``), as (kind, page, visits, visitors, page
+        views, bounces, microseconds visited) rows: one ``total`` row (page ''), then up to ``limit``
+        ``entry`` and ``exit`` rows, the pages their visits' first and last ``pageview`` was of (visits
+        with none have neither), most visits first, ties by page in code-point order, '' last.
+
+        A visit is a person's events of one session id; those without one are cut wherever more than
+        ``gap_seconds`` pass without an event. reports.queries.visits has the figures' rules."""
+        raise NotImplementedError
+
     def journey_rows(
         self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
     ) -> list[tuple]:

@@ -256,6 +256,41 @@ class ClickHouse(Dialect):
         )
         return self.fetch(sql, params)
 
+    def visit_rows(self, where: Fragment, *, pageview: str, gap_seconds: int, limit: int) -> list[tuple]:
+        c = self.column
+        where_sql, where_params = where
+        # Per person and session id, the events in order, numbered into visits: a new one at the first
+        # event, and, without a session id (longest 0 with one), after each gap over the longest.
+        per_session = (
+            f"SELECT {self.person()} AS visitor, e.{c('session_id')} AS sid, "  # noqa: S608 (identifiers, placeholders)
+            f"arraySort(groupArray((e.{c('timestamp')}, e.{c('id')}, toUInt8(e.{c('name')} = %s), e.{c('path')}))) "
+            "AS ordered, arrayMap(x -> tupleElement(x, 1), ordered) AS times, "
+            "arrayCumSum(arrayMap((i, gap, longest) -> if(i = 1 OR (longest > 0 AND gap > longest), 1, 0), "
+            "arrayEnumerate(times), arrayDifference(times), replicate(if(sid = '', %s, 0), times))) AS numbers "
+            f"FROM {self.with_persons()} WHERE {where_sql} GROUP BY visitor, sid"
+        )
+        events = (
+            "SELECT visitor, sid, visit, tupleElement(event, 1) AS ts, tupleElement(event, 2) AS seq, "  # noqa: S608 (identifiers)
+            "tupleElement(event, 3) AS is_view, tupleElement(event, 4) AS path "
+            f"FROM ({per_session}) ARRAY JOIN ordered AS event, numbers AS visit"
+        )
+        # Each visit once as the total, and, with a page view, once under its entry and its exit page.
+        per_visit = (
+            "SELECT visitor, count() AS events, sum(is_view) AS views, max(ts) - min(ts) AS took, "  # noqa: S608 (identifiers)
+            "arraySort(groupArrayIf((ts, seq, path), is_view = 1)) AS pages, "
+            "tupleElement(pages[1], 3) AS entry, tupleElement(pages[-1], 3) AS exit_page, "
+            "[('total', ''), ('entry', entry), ('exit', exit_page)] AS candidates, "
+            "arrayFilter((candidate, viewed) -> viewed > 0 OR tupleElement(candidate, 1) = 'total', candidates, "
+            f"replicate(views, candidates)) AS counted FROM ({events}) GROUP BY visitor, sid, visit"
+        )
+        sql = (
+            "SELECT tupleElement(pair, 1) AS kind, tupleElement(pair, 2) AS page, count() AS n, "  # noqa: S608 (identifiers, placeholders)
+            "uniqExact(visitor), sum(views), sum(events = 1 AND views = 1), sum(took) "
+            f"FROM ({per_visit}) ARRAY JOIN counted AS pair GROUP BY kind, page "
+            "ORDER BY kind, n DESC, page = '', page LIMIT %s BY kind"
+        )
+        return self.fetch(sql, [pageview, gap_seconds * 1_000_000, *where_params, limit])
+
     def journey_rows(
         self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
     ) -> list[tuple]:

@@ -179,6 +179,48 @@ class StandardSQL(Dialect):
         params += [*([query.return_event] if query.return_event is not None else []), *only_params]
         return self.fetch(sql, params)
 
+    def visit_rows(self, where: Fragment, *, pageview: str, gap_seconds: int, limit: int) -> list[tuple]:
+        c = self.column
+        where_sql, where_params = where
+        gap_end, gap_params = self.plus_seconds("previous", gap_seconds)
+        in_order = "ORDER BY ts, id"
+        took = f"{self.epoch_microseconds('MAX(ts)')} - {self.epoch_microseconds('MIN(ts)')}"
+        # One window for both ends (one sort): each visit's page views, and its other events, in order.
+        by_kind = (
+            f"PARTITION BY person, sid, visit, is_view {in_order} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+        )
+        # A session id keeps its events one visit however far apart: only those without one (sid '')
+        # are cut at the gaps.
+        sql = (
+            f"WITH ev AS (SELECT {self.person('e')} AS person, e.{c('session_id')} AS sid, e.{c('timestamp')} AS ts, "  # noqa: S608 (identifiers, placeholders)
+            f"e.{c('id')} AS id, CASE WHEN e.{c('name')} = %s THEN 1 ELSE 0 END AS is_view, e.{c('path')} AS path "
+            f"FROM {self.with_persons()} WHERE {where_sql}), "
+            f"ordered AS (SELECT ev.*, LAG(ts) OVER (PARTITION BY person, sid {in_order}) AS previous FROM ev), "
+            "numbered AS (SELECT person, sid, ts, id, is_view, path, "
+            f"SUM(CASE WHEN previous IS NULL OR (sid = '' AND ts > {gap_end}) THEN 1 ELSE 0 END) "
+            f"OVER (PARTITION BY person, sid {in_order} ROWS UNBOUNDED PRECEDING) AS visit FROM ordered), "
+            "ranked AS (SELECT numbered.*, "
+            f"FIRST_VALUE(path) OVER ({by_kind}) AS first_path, LAST_VALUE(path) OVER ({by_kind}) AS last_path "
+            "FROM numbered), "
+            f"visits AS (SELECT person, COUNT(*) AS events, SUM(is_view) AS views, {took} AS took, "
+            "MAX(CASE WHEN is_view = 1 THEN first_path END) AS entry, "
+            "MAX(CASE WHEN is_view = 1 THEN last_path END) AS exit_page "
+            "FROM ranked GROUP BY person, sid, visit) "
+        )
+        figures = (
+            "COUNT(*) AS n, COUNT(DISTINCT person) AS persons, SUM(views) AS page_views, "
+            "SUM(CASE WHEN events = 1 AND views = 1 THEN 1 ELSE 0 END) AS bounces, SUM(took) AS visited"
+        )
+        pages = [
+            f"SELECT * FROM (SELECT '{kind}' AS kind, {column} AS page, {figures} FROM visits "  # noqa: S608 (identifiers)
+            f"WHERE views > 0 GROUP BY {column} "
+            f"ORDER BY n DESC, CASE WHEN {column} = '' THEN 1 ELSE 0 END, {self.text_order(column)} LIMIT %s) {kind}s"
+            for kind, column in (("entry", "entry"), ("exit", "exit_page"))
+        ]
+        sql += f"SELECT 'total' AS kind, '' AS page, {figures} FROM visits UNION ALL " + " UNION ALL ".join(pages)  # noqa: S608
+        return self.fetch(sql, [pageview, *where_params, *gap_params, limit, limit])
+
     def journey_rows(
         self, app_id, distinct_ids: Sequence[str], after: tuple[datetime, int] | None, limit: int, *, gap_seconds: int
     ) -> list[tuple]:

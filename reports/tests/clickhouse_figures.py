@@ -7,7 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from reports.params import report_window
-from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary
+from reports.queries import active_users, export, funnels, journeys, live, rankings, retention, series, summary, visits
 from reports.tests.conftest import iso
 
 EVENTS = 10_000
@@ -47,6 +47,7 @@ def figures(app, now) -> dict:
     )
     user = summary.user_stats(app_id=app.id, distinct_id="user7")
     journey = journeys.journey(app_id=app.id, distinct_id="user7", cursor=None, limit=1000)
+    web = visits.web_stats(app_id=app.id, window=window)
     return {
         "summary": (event_summary.count, event_summary.unique_users),
         "daily": sum(day.count for day in series.daily_stats(**scope)),
@@ -58,6 +59,7 @@ def figures(app, now) -> dict:
         "retention": sum(cohort.size for cohort in cohorts.cohorts),
         "user": user.total_events,
         "journey": sum(session.event_count for session in journey.sessions),
+        "visits": (web.visits, web.visitors),
         "live": live.live(app_id=app.id, now=now).total_events,
         "export": sum(1 for _ in export.events_export(**scope)),
         "recent": live.recent_activity(app_ids=[app.id], now=now)[app.id]["last_24h"],
@@ -76,6 +78,7 @@ def expected_figures() -> dict:
         "retention": USERS,
         "user": EVENTS // USERS,
         "journey": EVENTS // USERS,
+        "visits": (USERS, USERS),  # each user's events 10 s apart: one visit each
         "live": EVENTS,
         "export": EVENTS,
         "recent": EVENTS,

@@ -18,3 +18,11 @@ def whole_page(client, path: str) -> str:
         return response.content.decode()
 
     return PANEL.sub(panel, shell.content.decode())
+
+
+def wait_for_panels(page, *, pending: int = 0) -> None:
+    """Until every panel of the app page in ``page`` (a Playwright page) but ``pending`` has loaded."""
+    page.wait_for_selector("[data-panel-src]", state="attached")
+    page.wait_for_function(
+        "pending => document.querySelectorAll('[data-panel-src]:not([data-loaded])').length === pending", arg=pending
+    )

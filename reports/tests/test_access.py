@@ -14,6 +14,7 @@ ENDPOINTS = [
     "top-referrers",
     "breakdown?by=browser",
     "active-users",
+    "web-stats",
     "export",
 ]
 

@@ -16,6 +16,7 @@ REPORTS = [
     ("top-referrers", {}),
     ("breakdown", {"by": "metadata.plan"}),
     ("active-users", {}),
+    ("web-stats", {}),
 ]
 # The behavioural reports, each asked one fixed question (the funnel is a POST).
 BEHAVIOUR = {
@@ -113,6 +114,7 @@ def test_the_same_question_asked_two_ways_shares_one_entry(report, send, registe
         ("event-summary", {}, {"event": "signup"}),
         ("daily-stats", {}, {"tz": "Asia/Tokyo"}),
         ("top-pages", {"limit": 5}, {"limit": 6}),
+        ("web-stats", {"limit": 5}, {"limit": 6}),
         ("breakdown", {"by": "browser"}, {"by": "os"}),
         ("timeseries", {"interval": "day"}, {"interval": "week"}),
         ("user-stats", {"userId": "ann"}, {"userId": "bob"}),

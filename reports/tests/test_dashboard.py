@@ -93,6 +93,48 @@ def test_the_page_arrives_without_figures_and_each_panel_brings_its_own(client, 
     assert whole.count('data-loaded="true"') == len(PANELS)
 
 
+def test_the_visits_panel_shows_the_web_stats_report_and_its_pages_filter_the_page(
+    client, staff, registered, secret_client
+):
+    start = timezone.now() - timedelta(hours=3)
+    visits = {
+        "a": [(0, "/"), (5, "/pricing"), (9, "/thanks")],
+        "b": [(0, "/pricing")],  # a bounce
+        "c": [(0, "/"), (50, "/docs")],  # two visits, 50 minutes apart: two bounces
+    }
+    ingest(
+        registered,
+        [
+            {
+                "event": "pageview",
+                "userId": user,
+                "url": f"https://example.com{path}",
+                "timestamp": (start + timedelta(minutes=minute)).isoformat(),
+            }
+            for user, views in visits.items()
+            for minute, path in views
+        ],
+    )
+    client.force_login(staff)
+    panel = client.get(f"/dashboard/apps/{registered.app.pk}/panels/visits").content.decode()
+    api = secret_client.get("/api/analytics/web-stats").json()
+    assert (api["visits"], api["visitors"], api["pageViews"], api["bounces"]) == (4, 3, 6, 3)
+    for testid, shown in [
+        ("visitors", "3"),
+        ("visits", "4"),
+        ("page-views", "6"),
+        ("views-per-visit", "1.50"),
+        ("bounce-rate", "75%"),
+        ("visit-duration", "2 min"),  # (9 + 0 + 0 + 0) minutes over 4 visits
+    ]:
+        assert re.search(rf'data-testid="{testid}"[^>]*>{re.escape(shown)}<', panel), testid
+    entries = re.search(r'data-testid="entry-pages">(.*?)</table>', panel, re.S).group(1)
+    assert re.findall(r'title="Show only this">([^<]+)</a></td><td class="n">(\d+)<', entries) == [
+        (row["value"], str(row["visits"])) for row in api["entryPages"]
+    ]
+    assert 'href="?f=path%3A%2Fpricing"' in entries
+
+
 def test_the_app_page_shows_the_same_figures_as_the_report_api(client, staff, registered, secret_client):
     now = timezone.now()
     events = [

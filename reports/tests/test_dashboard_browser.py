@@ -9,6 +9,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -17,10 +18,13 @@ from django.utils import timezone
 
 from analytics_project.testing import ARTIFACTS
 from apikeys.services import app_register
+from events.models import Event
 from events.services import RequestFacts, events_ingest
 from reports.panels import PANELS
 from reports.sharing import shared_link_create, shared_link_revoke
+from reports.templatetags.dashboard_format import percent, signed_percent
 from reports.tests.conftest import may_read_events
+from reports.tests.pages import wait_for_panels
 
 
 @pytest.fixture
@@ -84,7 +88,7 @@ def test_a_staff_user_logs_in_and_reads_the_apis_figures_off_the_dashboard(offli
     staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
     seeded_app.app.operators.add(staff)
     log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
-    offline_page.wait_for_selector("[data-testid=total-events]")
+    wait_for_panels(offline_page)
 
     headers = {"HTTP_X_API_KEY": seeded_app.secret_key.raw}
     summary = client.get("/api/analytics/event-summary", **headers).json()
@@ -113,14 +117,13 @@ def test_a_slow_panel_holds_up_only_itself(offline_page, server, seeded_app):
 
     with mock.patch.dict(PANELS, {"retention": dataclasses.replace(slow, context=held)}):
         log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
-        offline_page.wait_for_selector("[data-testid=total-events]")
-        offline_page.wait_for_selector("[data-testid=goals]")
+        wait_for_panels(offline_page, pending=1)
         assert offline_page.inner_text("[data-testid=total-events]") == "15"
+        assert offline_page.locator("[data-testid=goals]").count() == 1
         assert offline_page.locator("[data-testid=retention]").count() == 0
-        assert offline_page.locator(".panel:not([data-loaded])").count() == 1
         released.set()
-        offline_page.wait_for_selector("[data-testid=retention]")
-    assert offline_page.locator(".panel:not([data-loaded])").count() == 0
+        wait_for_panels(offline_page)
+    assert offline_page.locator("[data-testid=retention]").count() == 1
 
 
 def test_a_person_outside_the_apps_organisation_signs_in_and_still_sees_nothing_of_it(offline_page, server, seeded_app):
@@ -191,7 +194,7 @@ def test_the_app_page_in_light_dark_and_at_375_px_has_no_sideways_scroll(browser
     page = context.new_page()
     try:
         log_in(page, server, f"/dashboard/apps/{seeded_app.app.pk}/?funnel=pageview,pageview", "analyst")
-        page.wait_for_selector("[data-testid=total-events]")
+        wait_for_panels(page)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         dark = background == "rgb(18, 22, 29)"
         assert dark == (name == "dark"), background
@@ -222,10 +225,12 @@ def test_clicking_a_referrer_filters_the_page_and_its_url_and_the_chip_undoes_it
     staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
     seeded_app.app.operators.add(staff)
     log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
+    wait_for_panels(offline_page)
     assert offline_page.inner_text("[data-testid=total-events]") == "17"
 
     offline_page.click("h2:text('Top referrers') + table >> text=news.example")
     offline_page.wait_for_selector("[data-testid=filters]")
+    wait_for_panels(offline_page)
     assert "f=referrer%3Anews.example" in offline_page.url
     assert offline_page.inner_text("[data-testid=total-events]") == "2"
     assert offline_page.locator("h2:text('Top pages') + table tbody tr").all_inner_texts() == ["/blog\t2\t2"]
@@ -235,6 +240,7 @@ def test_clicking_a_referrer_filters_the_page_and_its_url_and_the_chip_undoes_it
     assert len(lines) == 3 and all("news.example" in line for line in lines[1:])  # the filtered view's two
     offline_page.click("[aria-label='Remove the filter Referrer']")
     offline_page.wait_for_selector("[data-testid=filters]", state="detached")
+    wait_for_panels(offline_page)
     assert offline_page.inner_text("[data-testid=total-events]") == "17"
     assert offline_page.blocked_requests == []
 
@@ -244,10 +250,61 @@ def test_a_shared_link_opens_without_login_and_stops_working_when_revoked(offlin
     offline_page.goto(server.url + made.path)
     offline_page.fill("[data-testid=share-password] input[name=password]", "board only")
     offline_page.click("[data-testid=share-password] button")
+    wait_for_panels(offline_page)
     assert offline_page.inner_text("[data-testid=total-events]") == "15"
     offline_page.click("nav.presets >> text=Last 7 days")
     assert "range=7d" in offline_page.url and offline_page.url.startswith(server.url + made.path)
 
     shared_link_revoke(link=made.link)
     assert offline_page.reload().status == 404
+    assert offline_page.blocked_requests == []
+
+
+def test_a_preset_compares_with_the_days_before_and_a_goal_added_on_the_page_shows_its_conversion(
+    offline_page, server, seeded_app
+):
+    """The figures against a count of the stored events by the app's local days, made here."""
+    facts = RequestFacts(
+        api_key=seeded_app.secret_key.api_key, ip="127.0.0.1", user_agent="", received_at=timezone.now(), source="api"
+    )
+    earlier = [
+        {"event": "pageview", "userId": f"old-{n}", "url": "https://shop.example/", "timestamp": moment.isoformat()}
+        for n, moment in enumerate(timezone.now() - timedelta(days=days, hours=1) for days in (8, 9, 9, 12))
+    ]
+    events_ingest(raw_events=earlier, facts=facts)
+    staff = may_read_events(User.objects.create_user("analyst", password=PASSWORD, is_staff=True))
+    seeded_app.app.operators.add(staff)
+    zone = ZoneInfo(seeded_app.app.timezone)
+    today = timezone.now().astimezone(zone).date()
+    stored = [(e.timestamp.astimezone(zone).date(), e.distinct_id, e.path) for e in Event.objects.all()]
+    current = [e for e in stored if today - timedelta(days=6) <= e[0] <= today]
+    before = [e for e in stored if today - timedelta(days=13) <= e[0] <= today - timedelta(days=7)]
+    visitors = {user for _, user, _ in current}
+    converted = {user for _, user, path in current if path == "/pricing"}
+
+    log_in(offline_page, server, f"/dashboard/apps/{seeded_app.app.pk}/", "analyst")
+    wait_for_panels(offline_page)
+    with offline_page.expect_navigation():
+        offline_page.click("nav.presets >> text=Last 7 days")
+    assert "range=7d" in offline_page.url
+    wait_for_panels(offline_page)
+    assert offline_page.inner_text("[data-testid=total-events]") == str(len(current))
+    assert offline_page.inner_text("[data-testid=events-change]") == signed_percent(
+        (len(current) - len(before)) / len(before)
+    )
+    assert f"against {len(before)} events" in offline_page.inner_text("[data-testid=previous-period]")
+
+    offline_page.select_option("[data-testid=goal-form] select[name=kind]", "page")
+    offline_page.fill("[data-testid=goal-form] input[name=value]", "/pricing")
+    with offline_page.expect_navigation():
+        offline_page.click("[data-testid=goal-form] button")
+    assert "range=7d" in offline_page.url
+    wait_for_panels(offline_page)
+    row = offline_page.locator("[data-testid=goals] tbody tr").first.inner_text().split("\t")
+    assert row[:4] == [
+        "page view /pricing",
+        str(len(converted)),
+        str(sum(e[2] == "/pricing" for e in current)),
+        percent(len(converted) / len(visitors)),
+    ]
     assert offline_page.blocked_requests == []

@@ -135,8 +135,10 @@ def test_clicking_a_referrer_filters_every_panel_and_the_chip_removes_it(registe
 
     filtered = page_of(link)
     assert (figure(filtered, "total-events"), figure(filtered, "unique-users")) == ("2", "2")
-    pages = re.findall(r'title="Show only this">(/\w+)</a></td><td class="n">(\d+)<', filtered)
+    top_pages = re.search(r'data-panel="pages">(.*?)</table>', filtered, re.S).group(1)
+    pages = re.findall(r'title="Show only this">(/\w+)</a></td><td class="n">(\d+)<', top_pages)
     assert sorted(pages) == [("/docs", "1"), ("/pricing", "1")]
+    assert figure(filtered, "visits") == "2"  # the visits panel too
     assert 'data-testid="filters"' in filtered and "Referrer is news.example" in filtered
     # The filtered value itself is no longer a link; the chip's remove link goes back to the whole page.
     assert 'title="Show only this">news.example<' not in filtered

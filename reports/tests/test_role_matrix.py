@@ -40,6 +40,7 @@ REPORT_CALLS = {
     views.TopReferrersViewSet: Call("get", "top-referrers"),
     views.BreakdownViewSet: Call("get", "breakdown", {"by": "browser"}),
     views.ActiveUsersViewSet: Call("get", "active-users"),
+    views.WebStatsViewSet: Call("get", "web-stats"),
     views.ExportViewSet: Call("get", "export"),
     views.FunnelViewSet: Call("post", "funnels", FUNNEL),
     views.RetentionViewSet: Call("get", "retention"),
