@@ -24,6 +24,10 @@ def _valid(validator, value) -> bool:
     return True
 
 
+class OrganisationForm(forms.Form):
+    name = forms.CharField(max_length=200, strip=True)
+
+
 class AppSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     domains = forms.CharField(

@@ -169,6 +169,18 @@ def test_the_switcher_lists_each_organisation_with_the_role(member, organisation
     assert f'href="/orgs/{other_app.app.organisation.slug}/"' in inside
 
 
+def test_anyone_signed_in_starts_an_organisation_of_which_they_are_the_owner(member):
+    bo = member("bo")
+    assert "not a member of any organisation" in bo.client.get("/orgs/").content.decode()
+    assert bo.client.post("/orgs/", {"name": "  "}).status_code == 400
+    response = bo.client.post("/orgs/", {"name": "Bo's shop"})
+    membership = Membership.objects.get(user=bo.user)
+    assert (membership.role, membership.organisation.name) == (Role.OWNER, "Bo's shop")
+    assert response["Location"] == f"/orgs/{membership.organisation.slug}/"
+    assert AuditEntry.objects.filter(action=AuditAction.MEMBER_ADDED, organisation=membership.organisation).exists()
+    assert bo.client.get(f"/orgs/{membership.organisation.slug}/apps/new").status_code == 200  # apps.manage
+
+
 def test_the_dashboard_header_links_to_the_organisation_pages(member):
     operator = member("operator")
     operator.user.is_superuser = operator.user.is_staff = True

@@ -10,18 +10,27 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apikeys import services
 from apikeys.models import App
-from console.forms import AppSettingsForm
+from console.forms import AppSettingsForm, OrganisationForm
 from console.views.access import OrganisationPage, organisation_page, page_context
 from organisations.audit import Actor
 from organisations.selectors import memberships_of
+from organisations.services import organisation_create
 
 
 @never_cache
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def organisation_list(request):
-    """The switcher: every organisation the person belongs to, with their role and its apps."""
-    return render(request, "console/organisation_list.html", {"memberships": memberships_of(user=request.user)})
+    """The switcher: every organisation the person belongs to, with their role and its apps; and a new
+    organisation, of which its maker is the owner (anyone signed in may start one, as in PostHog)."""
+    form = OrganisationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        organisation = organisation_create(
+            name=form.cleaned_data["name"], owner=request.user, actor=Actor.from_request(request)
+        )
+        return redirect("console:apps", organisation.slug)
+    context = {"memberships": memberships_of(user=request.user), "form": form}
+    return render(request, "console/organisation_list.html", context, status=400 if form.is_bound else 200)
 
 
 def organisation_app(page: OrganisationPage, app_id) -> App:
