@@ -14,11 +14,13 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = [
@@ -176,3 +178,47 @@ def run_node(script: str, *, timeout: float = 60, **env: str) -> str:
     if done.returncode:
         pytest.fail(f"node exited {done.returncode}: {done.stderr[-4000:]}")
     return done.stdout
+
+
+class AsgiServer:
+    """The ASGI application (HTTP and the live socket) under uvicorn, the server the README runs, on a port
+    of its own in a thread; stop() and start() again on the same port, as a deploy restarts a server
+    under its clients."""
+
+    def __init__(self):
+        self.port = None
+        self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import uvicorn  # here, not at the top: the plugin loads before Django is set up
+
+        from analytics_project.asgi import application
+
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port or 0, lifespan="off", log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        # Served outside any sync thread, Django's code ran on asgiref's one thread for it, whose
+        # persistent database connection would keep the test database from being dropped.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def asgi_server():
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()

@@ -2,62 +2,18 @@
 process: its socket shows an event sent after the page opened, and comes back after a server restart."""
 
 import json
-import threading
-import time
 import urllib.request
 
 import pytest
-import uvicorn
-from asgiref.sync import SyncToAsync
 from django.contrib.auth.models import User
-from django.db import connections
 
-from analytics_project.asgi import application
+from analytics_project.testing import AsgiServer
 from apikeys.services import app_register
 from reports.tests.conftest import may_read_events
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-browser-tests"
 SHOWN_WITHIN_MS = 2000
-
-
-class AsgiServer:
-    """uvicorn on a port of its own, in a thread; stop() and start() again on the same port, as a deploy
-    restarts a server under its clients."""
-
-    def __init__(self):
-        self.port = None
-        self.server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        config = uvicorn.Config(application, host="127.0.0.1", port=self.port or 0, lifespan="off", log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        # Served outside any sync thread, Django's code ran on asgiref's one thread for it, whose
-        # persistent database connection would keep the test database from being dropped.
-        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
-
-
-@pytest.fixture
-def asgi_server():
-    server = AsgiServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def send_event(server: AsgiServer, key: str, name: str, path: str) -> None:
