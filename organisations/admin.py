@@ -102,8 +102,21 @@ class OrganisationAdmin(OrganisationScopedAdmin):
         return None
 
 
+class ReadOnly:
+    """Rows the services write and the admin only lists (and acts on through the services)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Invitation)
-class InvitationAdmin(OrganisationScopedAdmin):
+class InvitationAdmin(ReadOnly, OrganisationScopedAdmin):
     """Read-only, with a revoke action: invitations are sent from the organisation's page, whose link (its
     token) exists only in the email."""
 
@@ -122,18 +135,9 @@ class InvitationAdmin(OrganisationScopedAdmin):
             invitations.invitation_revoke(invitation=invitation, actor=actor)
         self.message_user(request, f"Revoked {queryset.count()} invitation(s).", messages.SUCCESS)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(OrganisationScopedAdmin):
+class AuditEntryAdmin(ReadOnly, OrganisationScopedAdmin):
     """Read-only: the log is written by the services and never edited."""
 
     organisation_path = "organisation"
@@ -142,12 +146,3 @@ class AuditEntryAdmin(OrganisationScopedAdmin):
     list_select_related = ["organisation"]
     search_fields = ["actor_label", "actor_key", "target_label", "target_id", "organisation__name"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
